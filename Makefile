@@ -1,0 +1,47 @@
+# Two commands do all the set-up: `make demo` and `make test`. Each installs what it needs into .venv.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test install sync nbtest pytest bench readme clean
+
+# (re)install when settings.ini or setup.py changed since the last install
+$(STAMP): settings.ini setup.py
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@$(VENV)/bin/blockopt demo
+
+# notebooks and package must already be in sync: cleaning and exporting may not change a file
+sync: $(STAMP)
+	@before=$$(find nbs blockopt -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*' | sort | xargs md5sum); \
+	$(VENV)/bin/nbdev_clean && $(VENV)/bin/nbdev_export && \
+	after=$$(find nbs blockopt -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*' | sort | xargs md5sum); \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "nbdev_clean/nbdev_export changed these files (run them and commit):"; \
+	  diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print "  " $$3}' | sort -u; exit 1; \
+	else echo "notebooks and blockopt/ are in sync"; fi
+
+nbtest: $(STAMP)
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nbdev_test --n_workers 2 --timing
+
+pytest: $(STAMP)
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests -q
+
+test: sync nbtest pytest
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# README.md is generated from nbs/index.ipynb (nbdev_readme needs Quarto, which these machines lack)
+readme: $(STAMP)
+	@$(VENV)/bin/nbdev_proc_nbs --path nbs/index.ipynb >/dev/null && \
+	$(VENV)/bin/jupyter nbconvert --to markdown _proc/index.ipynb --output-dir . --output README --log-level WARN
+
+clean:
+	rm -rf _proc _docs .pytest_cache
