@@ -1,0 +1,101 @@
+"""Engine benchmarks, each a ratio measured side by side in one run (CPU).
+
+1. `entire` step time vs a hand-written PyTorch loop, MNIST-1D MLP, batch 100, one thread (target <= 1.05).
+2. `blockwise_sequential` mean step time vs `entire`, ResNet-18 on 32x32 inputs, batch 64 (target <= 0.75).
+3. Peak optimiser-state + gradient bytes of `blockwise_sequential` (Adam, state reset) vs `entire`, for D
+   nearly equal blocks (target: close to 1/D).
+
+Run: `.venv/bin/python bench/engines.py` (or `make bench`).
+"""
+import statistics, sys, tempfile, time
+import torch
+import torch.nn.functional as F
+from blockopt.core import RunConfig, set_seed
+from blockopt.data import make_data
+from blockopt.engines import Trainer
+from blockopt.models import build_model
+
+DATA_ROOT = tempfile.mkdtemp()
+
+def interleaved(fns, repeats):
+    "Run each function `repeats` times, interleaved, and return the median seconds of each."
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, f in enumerate(fns): times[i].append(f())
+    return [statistics.median(t) for t in times]
+
+def bench_entire_vs_hand(steps=300, repeats=7):
+    torch.set_num_threads(1)
+    cfg = RunConfig(model='mnist1d_mlp', dataset_name='mnist1d', batch_size=100, K=steps, rounds=1,
+                    optimizer='adam', step_size=1e-2, data_root=DATA_ROOT, val_size=0, report_sampling_rate=1)
+    data = make_data(cfg, torch.device('cpu'))
+    data.val = data.test = None  # time training steps only, not the end-of-round evaluation
+
+    def engine():
+        t = Trainer(cfg, data=data, verbose=False)
+        t0 = time.perf_counter(); t.engine.run_round(); return (time.perf_counter() - t0) / steps
+
+    def hand():
+        set_seed(cfg.seed)
+        model = build_model(cfg.model, data.info.input_shape, data.info.n_classes)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.step_size)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            x, y = data.train.next_batch()
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            loss.item()
+        return (time.perf_counter() - t0) / steps
+
+    e, h = interleaved([engine, hand], repeats)
+    print(f"1. entire vs hand-written loop (MNIST-1D MLP, batch 100, 1 thread): "
+          f"{e*1e3:.3f} ms vs {h*1e3:.3f} ms per step -> ratio {e/h:.3f} (target <= 1.05)")
+
+def bench_sequential_vs_entire(repeats=3):
+    torch.set_num_threads(2)
+    base = dict(model='resnet18', dataset_name='fake', batch_size=64, rounds=1, optimizer='sgd', momentum=0.9,
+                step_size=0.01, data_root=DATA_ROOT, val_size=0)
+    seq = RunConfig(**base, training_mode='blockwise_sequential', K=1)
+    ent = RunConfig(**base, training_mode='entire', K=1)
+    data = make_data(seq, torch.device('cpu')); data.val = data.test = None
+    trainers = {m: Trainer(c, data=data, verbose=False) for m, c in (('seq', seq), ('ent', ent))}
+    n_blocks = trainers['seq'].n_blocks
+
+    def timed(name, steps):
+        def f():
+            t = trainers[name]
+            t0 = time.perf_counter(); t.engine.run_round() if name == 'seq' else [t.engine.run_round() for _ in range(steps)]
+            return (time.perf_counter() - t0) / steps
+        return f
+    timed('seq', n_blocks)(); timed('ent', 1)()  # warm-up
+    s, e = interleaved([timed('seq', n_blocks), timed('ent', n_blocks)], repeats)
+    print(f"2. blockwise_sequential vs entire step time (ResNet-18, 32x32, batch 64, {n_blocks} blocks): "
+          f"{s*1e3:.1f} ms vs {e*1e3:.1f} ms -> ratio {s/e:.3f} (target <= 0.75)")
+
+def bench_memory(D=4):
+    torch.set_num_threads(2)
+    peak = {'bytes': 0}
+    def hook(opt, args, kwargs):
+        grads = sum(p.grad.numel() * p.grad.element_size() for g in opt.param_groups for p in g['params'] if p.grad is not None)
+        state = sum(v.numel() * v.element_size() for s in opt.state.values() for v in s.values() if torch.is_tensor(v))
+        peak['bytes'] = max(peak['bytes'], grads + state)
+    handle = torch.optim.optimizer.register_optimizer_step_post_hook(hook)
+    res = {}
+    for mode in ('entire', 'blockwise_sequential'):
+        peak['bytes'] = 0
+        cfg = RunConfig(model='mlp', config=[256] * 8, dataset_name='mnist1d', n_block_groups=D, training_mode=mode,
+                        optimizer='adam', optimizer_state='reset', K=2, rounds=1, batch_size=100, data_root=DATA_ROOT)
+        t = Trainer(cfg, verbose=False).fit()
+        res[mode] = peak['bytes']
+        shares = [sum(p.numel() for p in b.parameters()) for b in t.blocks]
+    handle.remove()
+    ratio = res['blockwise_sequential'] / res['entire']
+    print(f"3. peak optimiser-state + gradient bytes, Adam with state reset, D={D} blocks: "
+          f"{res['blockwise_sequential']/2**20:.2f} MiB vs {res['entire']/2**20:.2f} MiB -> ratio {ratio:.3f} "
+          f"(1/D = {1/D:.3f}; largest block's share of the parameters = {max(shares)/sum(shares):.3f})")
+
+if __name__ == '__main__':
+    which = sys.argv[1:] or ['1', '2', '3']
+    if '1' in which: bench_entire_vs_hand()
+    if '2' in which: bench_sequential_vs_entire()
+    if '3' in which: bench_memory()
