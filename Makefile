@@ -36,6 +36,7 @@ pytest: $(STAMP)
 test: sync nbtest pytest
 
 bench: $(STAMP)
+	@$(PY) -m pip install -q --disable-pip-version-check -e ".[dev,bench]"
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 # README.md is generated from nbs/index.ipynb (nbdev_readme needs Quarto, which these machines lack)
