@@ -8,6 +8,7 @@
 Run: `.venv/bin/python bench/engines.py` (or `make bench`).
 """
 import statistics, sys, tempfile, time
+from torch.optim.optimizer import register_optimizer_step_post_hook
 import torch
 import torch.nn.functional as F
 from blockopt.core import RunConfig, set_seed
@@ -79,7 +80,7 @@ def bench_memory(D=4):
         grads = sum(p.grad.numel() * p.grad.element_size() for g in opt.param_groups for p in g['params'] if p.grad is not None)
         state = sum(v.numel() * v.element_size() for s in opt.state.values() for v in s.values() if torch.is_tensor(v))
         peak['bytes'] = max(peak['bytes'], grads + state)
-    handle = torch.optim.optimizer.register_optimizer_step_post_hook(hook)
+    handle = register_optimizer_step_post_hook(hook)
     res = {}
     for mode in ('entire', 'blockwise_sequential'):
         peak['bytes'] = 0
