@@ -41,8 +41,7 @@ bench: $(STAMP)
 
 # README.md is generated from nbs/index.ipynb (nbdev_readme needs Quarto, which these machines lack)
 readme: $(STAMP)
-	@$(VENV)/bin/nbdev_proc_nbs --path nbs/index.ipynb >/dev/null && \
-	$(VENV)/bin/jupyter nbconvert --to markdown _proc/index.ipynb --output-dir . --output README --log-level WARN
+	@$(PY) tools/readme.py && $(VENV)/bin/nbdev_clean --fname nbs/index.ipynb
 
 clean:
 	rm -rf _proc _docs .pytest_cache
