@@ -14,7 +14,7 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_post_hook
 from .core import Registry, atomic_write, did_you_mean
 from .data import eval_batches
-from .engines import Callback
+from .engines import Callback, rng_state, set_rng_state
 from . import hessian
 
 # %% auto #0
@@ -103,15 +103,6 @@ def make_units(names:list, # registered unit names (duplicates are measured once
     return units
 
 # %% ../nbs/04_measure.ipynb #3448198a
-def _rng_states():
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
-    return torch.get_rng_state(), np.random.get_state(), random.getstate(), cuda
-
-def _restore_rng(states):
-    cpu, np_state, py_state, cuda = states
-    torch.set_rng_state(cpu); np.random.set_state(np_state); random.setstate(py_state)
-    if cuda is not None: torch.cuda.set_rng_state_all(cuda)
-
 @contextlib.contextmanager
 def undisturbed(trainer, # the trainer whose model is measured
                ):
@@ -119,7 +110,7 @@ def undisturbed(trainer, # the trainer whose model is measured
     model = trainer.model
     params, modes = list(model.parameters()), [(m, m.training) for m in model.modules()]
     flags, grads = [p.requires_grad for p in params], [p.grad for p in params]
-    buffers, rng = [(b, b.detach().clone()) for b in model.buffers()], _rng_states()
+    buffers, rng = [(b, b.detach().clone()) for b in model.buffers()], rng_state()
     try:
         for p in params: p.grad = None; p.requires_grad_(True)
         model.eval()
@@ -129,7 +120,7 @@ def undisturbed(trainer, # the trainer whose model is measured
         for p, f, g in zip(params, flags, grads): p.requires_grad_(f); p.grad = g
         with torch.no_grad():
             for b, v in buffers: b.copy_(v)
-        _restore_rng(rng)
+        set_rng_state(rng)
 
 # %% ../nbs/04_measure.ipynb #69c80cd2
 def measurement_batch(trainer, # a `Trainer`
