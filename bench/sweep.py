@@ -66,7 +66,7 @@ def main():
     print("\n== two workers vs one, CPU-bound one-thread runs")
     probe = {**TINY, 'max_train_samples': None, 'batch_size': 100, 'K': 20, 'rounds': 10}
     t0 = time.perf_counter(); train(RunConfig(**probe, runs_dir=str(TMP/'probe')), verbose=False)
-    rounds = max(10, int(10 * 4.0 / (time.perf_counter() - t0)))  # about 4 s of compute per run
+    rounds = max(10, int(10 * 8.0 / (time.perf_counter() - t0)))  # about 8 s of compute per run, so worker start-up (torch import) is a small part
     cpu = {'base': {**probe, 'rounds': rounds}, 'grid': {'seed': list(range(8))}, 'preload': ['blockopt.cli']}
     one, one_runs, _ = sweep(cpu, TMP/'one', workers=1)
     two, two_runs, _ = sweep(cpu, TMP/'two', workers=2)
