@@ -12,9 +12,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['MODES', 'OPTIMIZERS', 'PRECISIONS', 'BLOCK_ORDERS', 'OPTIMIZER_STATES', 'ACTIVATIONS', 'LR_SCHEDULES', 'did_you_mean',
-           'Registry', 'RunConfig', 'config_fields', 'parse_flag', 'add_config_flags', 'config_from_args', 'set_seed',
-           'resolve_device', 'thread_env', 'set_threads', 'default_data_root', 'atomic_write']
+__all__ = ['MODES', 'OPTIMIZERS', 'PRECISIONS', 'BLOCK_ORDERS', 'OPTIMIZER_STATES', 'ACTIVATIONS', 'LR_SCHEDULES', 'ABLATIONS',
+           'AUGMENT_POLICIES', 'did_you_mean', 'Registry', 'RunConfig', 'config_fields', 'parse_flag',
+           'add_config_flags', 'config_from_args', 'set_seed', 'resolve_device', 'thread_env', 'set_threads',
+           'default_data_root', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #2e212517
 def did_you_mean(name, choices):
@@ -46,18 +47,25 @@ class Registry(Mapping):
     def __repr__(self): return f"Registry({self.kind}: {', '.join(self)})"
 
 # %% ../nbs/00_core.ipynb #e65659e4
-MODES = ('entire', 'blockwise_sequential', 'blockwise')
+MODES = ('entire', 'blockwise_sequential', 'blockwise', 'psa')
 OPTIMIZERS = ('sgd', 'adam', 'adamw')
 PRECISIONS = ('fp32', 'fp16', 'bf16', 'fp8')
 BLOCK_ORDERS = ('cyclic', 'reverse', 'random')
 OPTIMIZER_STATES = ('reset', 'keep')
 ACTIVATIONS = ('relu', 'tanh', 'sigmoid', 'leaky_relu', 'gelu')
 LR_SCHEDULES = ('constant', 'cosine', 'step')
+ABLATIONS = ('none', 'decay', 'dropout', 'hidden', 'output', 'full')
+AUGMENT_POLICIES = ('none', 'randaugment', 'trivialaugment')
 
-def _f(default, help, choices=None, results=True, check=None):
-    "A dataclass field with its help text, allowed values, result-relevance and a value check."
+def _f(default, help, choices=None, results=True, check=None, coerce=None):
+    "A dataclass field with its help text, allowed values, result-relevance, a value check and a coercion."
     kw = dict(default_factory=lambda: list(default)) if isinstance(default, list) else dict(default=default)
-    return field(**kw, metadata=dict(help=help, choices=choices, results=results, check=check))
+    return field(**kw, metadata=dict(help=help, choices=choices, results=results, check=check, coerce=coerce))
+
+def _split_list(text:str) -> list:
+    "`'16,16,32'` → `[16, 16, 32]`, `'1*2048'` → `['1*2048']`: a comma-separated list, numbers as numbers."
+    items = [t.strip() for t in text.strip().strip('[]').split(',') if t.strip()]
+    return [int(t) if t.lstrip('-').isdigit() else t.strip('\'"') for t in items]
 
 _positive = (lambda v: v > 0, 'a number > 0')
 _nonneg = (lambda v: v >= 0, 'a number >= 0')
@@ -71,7 +79,8 @@ class RunConfig:
     # what is trained, on what
     model: str = _f('mnist1d_mlp', 'architecture name (see blockopt.models.MODELS)')
     dataset_name: str = _f('mnist1d', 'dataset name (see blockopt.data.DATASETS)')
-    config: typing.Optional[list] = _f(None, 'model-specific JSON list, e.g. [16,16,32] or ["2*939"]')
+    config: typing.Optional[list] = _f(None, 'model-specific list, e.g. [16,16,32], 16,16,32, 1*2048 or ["2*939"]',
+                                       coerce=lambda v: _split_list(v) if isinstance(v, str) else v)
     activation: typing.Optional[str] = _f(None, 'activation of models that take one', ACTIVATIONS)
     dropout: float = _f(0.0, 'dropout probability of models that take one', check=_prob)
     beta: float = _f(1.0, 'residual weight of residual_cnn')
@@ -100,12 +109,21 @@ class RunConfig:
     n_block_groups: typing.Optional[int] = _f(None, 'group consecutive blocks into this many blocks', check=_atleast1)
     n_workers: int = _f(1, 'processes of the blockwise (parallel) engine', check=_atleast1)
     communication_delay: float = _f(0.0, 'seconds waited after each synchronisation', check=_nonneg)
+    # Persistent Stochastic Ablation (training_mode psa: a round is one meta-loop)
+    ablation: str = _f('none', 'PSA mode: how the Last Known Good model is perturbed between meta-loops', ABLATIONS)
     # data
     max_train_samples: typing.Optional[int] = _f(None, 'use at most this many training samples', check=_atleast1)
     val_size: float = _f(0.1, 'validation split: a fraction of train (< 1) or a count (>= 1)', check=_nonneg)
     split_seed: int = _f(1337, 'seed of the train/validation split', check=_nonneg)
     corruption_p: float = _f(0.0, 'probability that a training pixel is replaced by noise', check=_prob)
     augment: bool = _f(False, 'random crop and flip on training batches (image datasets)')
+    augment_policy: str = _f('none', 'strong augmentation of training images (torchvision transforms v2)',
+                             AUGMENT_POLICIES)
+    mixup_alpha: float = _f(0.0, 'mixup Beta(alpha, alpha) on training batches (0: off)', check=_nonneg)
+    cutmix_alpha: float = _f(0.0, 'cutmix Beta(alpha, alpha) on training batches (0: off)', check=_nonneg)
+    label_smoothing: float = _f(0.0, 'label smoothing of the classification loss', check=_prob)
+    stochastic_depth: float = _f(0.0, 'drop-path probability of the last residual block (models that take one)',
+                                 check=_prob)
     # stopping, reporting, measuring
     target_accuracy: typing.Optional[float] = _f(None, 'stop once validation accuracy reaches this', check=_prob)
     target_loss: typing.Optional[float] = _f(None, 'stop once validation loss falls to this')
@@ -161,6 +179,7 @@ def _validate(cfg):
     hints = typing.get_type_hints(type(cfg))
     for f in fields(cfg):
         value, meta = getattr(cfg, f.name), f.metadata
+        if meta['coerce']: value = meta['coerce'](value)
         ok, value = _type_ok(value, hints[f.name])
         if not ok: raise _invalid(f.name, value, _type_name(hints[f.name]))
         setattr(cfg, f.name, value)
