@@ -4,14 +4,16 @@
 
 # %% ../nbs/02b_runs.ipynb #f170f74e
 from __future__ import annotations
-import contextlib, csv, io, json, os, shutil, socket, threading, time, traceback, uuid
+import contextlib, csv, ctypes, io, json, os, shutil, signal, socket, sys, threading, time, traceback, uuid
 from pathlib import Path
 import pandas as pd
 import psutil
+from fastcore.basics import patch
 from .core import RunConfig, atomic_write
 
 # %% auto #0
-__all__ = ['STATES', 'CLAIM_STALE_S', 'CLAIM_ENV', 'RunDir', 'run_dirs', 'list_runs', 'claim_is_stale', 'Claim', 'RunClaimed']
+__all__ = ['STATES', 'CLAIM_STALE_S', 'CLAIM_ENV', 'RunDir', 'run_dirs', 'list_runs', 'process_started', 'process_gone',
+           'kill_with_parent', 'die_with_parent', 'Heartbeat', 'claim_is_stale', 'Claim', 'RunClaimed']
 
 # %% ../nbs/02b_runs.ipynb #5c68a0e6
 STATES = ('running', 'done', 'failed', 'diverged')
@@ -44,11 +46,13 @@ def _read_json(path):
     try: return json.loads(Path(path).read_text())
     except (FileNotFoundError, json.JSONDecodeError): return None
 
-def _status(self) -> dict:
+@patch
+def status(self:RunDir) -> dict:
     "The run's `status.json` as a dict (empty if there is none)."
     return _read_json(self.status_path) or {}
 
-def _set_status(self, state:str, **info) -> dict:
+@patch
+def set_status(self:RunDir, state:str, **info) -> dict:
     "Write `status.json` with `state` (one of `STATES`) and `info`, keeping earlier keys."
     if state not in STATES: raise ValueError(f"state={state!r} is invalid: expected one of {', '.join(STATES)}")
     st = {**self.status(), 'state': state, 'host': socket.gethostname(), 'pid': os.getpid(),
@@ -57,34 +61,41 @@ def _set_status(self, state:str, **info) -> dict:
     atomic_write(self.status_path, json.dumps(st, indent=1))
     return st
 
-def _state(self):
+@patch(as_prop=True)
+def state(self:RunDir):
     "`done`/`diverged` when finished (marker written), else the status file's state, else `None`."
     st = self.status().get('state')
     if st in ('done', 'diverged') and not self.done_path.exists(): return 'running'
     return st
 
-RunDir.status, RunDir.set_status, RunDir.state = _status, _set_status, property(_state)
-RunDir.is_finished = property(lambda self: self.done_path.exists())
+@patch(as_prop=True)
+def is_finished(self:RunDir) -> bool:
+    "Whether the completion marker `DONE` exists."
+    return self.done_path.exists()
 
 # %% ../nbs/02b_runs.ipynb #8703333b
-def _start(self, cfg:RunConfig) -> 'RunDir':
+@patch
+def start(self:RunDir, cfg:RunConfig) -> 'RunDir':
     "Create the directory, write `config.json` and a `running` status."
     self.path.mkdir(parents=True, exist_ok=True)
     atomic_write(self.config_path, cfg.to_json(indent=1))
     self.set_status('running', run_id=self.run_id, started=self.status().get('started', time.time()))
     return self
 
-def _fail(self, exc:BaseException) -> dict:
+@patch
+def fail(self:RunDir, exc:BaseException) -> dict:
     "Record a failure: the one-line error and the traceback."
     return self.set_status('failed', error=f"{type(exc).__name__}: {exc}".splitlines()[0],
                            traceback=''.join(traceback.format_exception(exc)))
 
-def _finish(self, state:str='done', **info):
+@patch
+def finish(self:RunDir, state:str='done', **info):
     "Write the final status, then the completion marker (last)."
     self.set_status(state, finished=time.time(), **info)
     atomic_write(self.done_path, f"{state}\n")
 
-def _discard(self) -> Path:
+@patch
+def discard(self:RunDir) -> Path:
     "Move the run's directory aside to `runs_dir/.trash/` (nothing is deleted); returns where it went."
     if not self.path.exists(): return None
     dest = self.runs_dir/'.trash'/f"{self.run_id}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
@@ -92,14 +103,14 @@ def _discard(self) -> Path:
     shutil.move(str(self.path), str(dest))
     return dest
 
-def _config(self) -> RunConfig:
+@patch
+def config(self:RunDir) -> RunConfig:
     "The run's `RunConfig`, read back from `config.json`."
     return RunConfig.from_json(self.config_path)
 
-RunDir.start, RunDir.fail, RunDir.finish, RunDir.discard, RunDir.config = _start, _fail, _finish, _discard, _config
-
 # %% ../nbs/02b_runs.ipynb #02bfc7a1
-def _write_metrics(self, rows:list):
+@patch
+def write_metrics(self:RunDir, rows:list):
     "Replace `metrics.csv` with `rows` (a list of dicts)."
     if not rows: self.metrics_path.unlink(missing_ok=True); return
     cols = list(dict.fromkeys(k for r in rows for k in r))
@@ -108,17 +119,17 @@ def _write_metrics(self, rows:list):
     w.writeheader(); w.writerows(rows)
     atomic_write(self.metrics_path, buf.getvalue())
 
-def _metrics(self) -> pd.DataFrame:
+@patch
+def metrics(self:RunDir) -> pd.DataFrame:
     "The run's metrics log as a DataFrame (empty if none)."
     if not self.metrics_path.exists(): return pd.DataFrame()
     return pd.read_csv(self.metrics_path)
 
-def _log(self, line:str):
+@patch
+def log(self:RunDir, line:str):
     "Append a time-stamped `line` to `events.log`."
     self.path.mkdir(parents=True, exist_ok=True)
     with open(self.events_path, 'a') as f: f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
-
-RunDir.write_metrics, RunDir.metrics, RunDir.log = _write_metrics, _metrics, _log
 
 # %% ../nbs/02b_runs.ipynb #4558279d
 def run_dirs(runs_dir) -> list:
@@ -137,23 +148,62 @@ def list_runs(runs_dir) -> pd.DataFrame:
                      **(_read_json(rd.config_path) or {})})
     return pd.DataFrame(rows)
 
-# %% ../nbs/02b_runs.ipynb #fa340b94
-CLAIM_STALE_S = 120.0  # a claim whose heartbeat is older than this is stale, whatever its host
-CLAIM_ENV = 'BLOCKOPT_CLAIM'  # a child process that finds its parent's claim token here may run the claimed run
-
-def _process_started(pid:int):
+# %% ../nbs/02b_runs.ipynb #26086d8a
+def process_started(pid:int # the process id
+                   ) -> float:
     "The start time of process `pid`, or None if there is no such process (or only its zombie)."
     try:
         p = psutil.Process(pid)
         return None if p.status() == psutil.STATUS_ZOMBIE else p.create_time()
     except (psutil.Error, ValueError): return None
 
+def process_gone(pid:int) -> bool:
+    "Whether the process `pid` has ended (or is a zombie)."
+    return process_started(pid) is None
+
+# %% ../nbs/02b_runs.ipynb #6ef72de2
+def kill_with_parent():
+    "Ask Linux to SIGKILL this process when its parent (thread) ends; nothing elsewhere."
+    if sys.platform.startswith('linux'):
+        with contextlib.suppress(Exception): ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+def die_with_parent(parent:int, # the pid this process must not outlive
+                    pdeathsig:bool=True, # also use `kill_with_parent` (the parent started us from its main thread)
+                   ):
+    "Exit as soon as the process `parent` is gone."
+    if pdeathsig: kill_with_parent()
+    if os.getppid() != parent: os._exit(1)
+    def watch():
+        while os.getppid() == parent: time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+# %% ../nbs/02b_runs.ipynb #aa1faf02
+class Heartbeat(threading.Thread):
+    "Call `target.heartbeat()` every `every` seconds; once it returns False call `on_lost(target)` and stop."
+    def __init__(self, target, # has `heartbeat() -> bool` (e.g. a `Claim`)
+                 every:float, # seconds between heartbeats
+                 on_lost=None, # called with `target` once its heartbeat fails
+                ):
+        super().__init__(daemon=True)
+        self.target, self.every, self.on_lost, self.stopped = target, every, on_lost, threading.Event()
+    def run(self):
+        while not self.stopped.wait(self.every):
+            if not self.target.heartbeat():
+                if self.on_lost: self.on_lost(self.target)
+                return
+    def stop(self): self.stopped.set()
+
+# %% ../nbs/02b_runs.ipynb #fa340b94
+CLAIM_STALE_S = 120.0  # a claim whose heartbeat is older than this is stale, whatever its host
+CLAIM_ENV = 'BLOCKOPT_CLAIM'  # a child process that finds its parent's claim token here may run the claimed run
+
 def claim_is_stale(info:dict, # a claim as read by `RunDir.live_claim` (with its `heartbeat` time)
                    stale_after:float=CLAIM_STALE_S, # seconds without a heartbeat after which a claim is stale
                   ) -> bool:
     "Whether the process behind a claim is gone (same host) or silent for longer than `stale_after`."
     if info.get('host') == socket.gethostname():
-        started = _process_started(info.get('pid', -1))
+        started = process_started(info.get('pid', -1))
         if started is None or abs(started - info.get('pid_started', 0)) > 1: return True
     return time.time() - info['heartbeat'] > max(stale_after, 3 * info.get('heartbeat_s', 0))
 
@@ -201,13 +251,12 @@ def _claim_info(path):
     try: return {**json.loads(Path(path).read_text()), 'heartbeat': Path(path).stat().st_mtime}
     except (FileNotFoundError, json.JSONDecodeError): return None
 
-def _live_claim(self, stale_after:float=CLAIM_STALE_S):
+@patch
+def live_claim(self:RunDir, stale_after:float=CLAIM_STALE_S):
     "The run's current claim (a dict) if a live process holds it, else None."
     files = _claim_files(self)
     info = _claim_info(files[-1][1]) if files else None
     return info if info and not claim_is_stale(info, stale_after) else None
-
-RunDir.live_claim = _live_claim
 
 # %% ../nbs/02b_runs.ipynb #58385e7a
 def _remove_leftovers(rd):
@@ -215,7 +264,8 @@ def _remove_leftovers(rd):
     for p in rd.path.glob('.*.tmp'):
         if not p.name.startswith('.claim.'): p.unlink(missing_ok=True)
 
-def _claim(self, stale_after:float=CLAIM_STALE_S, # how silent a foreign claim must be to be taken over
+@patch
+def claim(self:RunDir, stale_after:float=CLAIM_STALE_S, # how silent a foreign claim must be to be taken over
            heartbeat_s:float=10.0, # how often the holder promises to heartbeat (recorded in the claim)
            takeover:str=None, # a token whose claim may be taken over even if it looks alive (a requeued job)
            token:str=None, # the new claim's token (default: a random one)
@@ -233,7 +283,7 @@ def _claim(self, stale_after:float=CLAIM_STALE_S, # how silent a foreign claim m
             if inherited and info.get('token') == inherited: return Claim(self, files[-1][0], info, owned=False)
             if info.get('token') != takeover and not claim_is_stale(info, stale_after): return None
             n = files[-1][0] + 1
-        info = {'host': socket.gethostname(), 'pid': os.getpid(), 'pid_started': _process_started(os.getpid()),
+        info = {'host': socket.gethostname(), 'pid': os.getpid(), 'pid_started': process_started(os.getpid()),
                 'started': time.time(), 'heartbeat_s': heartbeat_s, 'token': token or uuid.uuid4().hex, **extra}
         tmp = self.path/f".claim.{info['token']}.tmp"
         tmp.write_text(json.dumps(info))
@@ -247,14 +297,13 @@ def _claim(self, stale_after:float=CLAIM_STALE_S, # how silent a foreign claim m
         return claim
     return None
 
-RunDir.claim = _claim
-
 # %% ../nbs/02b_runs.ipynb #8ea2e337
 class RunClaimed(RuntimeError):
     "The run is being run by another live process."
 
+@patch
 @contextlib.contextmanager
-def _hold(self, stale_after:float=CLAIM_STALE_S, # as in `RunDir.claim`
+def hold(self:RunDir, stale_after:float=CLAIM_STALE_S, # as in `RunDir.claim`
           heartbeat_s:float=10.0, # seconds between heartbeats
          ):
     "Hold the run's claim while the `with` block runs (heartbeating); raises `RunClaimed` if a live process has it."
@@ -263,12 +312,7 @@ def _hold(self, stale_after:float=CLAIM_STALE_S, # as in `RunDir.claim`
         c = self.live_claim(stale_after) or {}
         raise RunClaimed(f"run {self.run_id} is being run by {c.get('host', '?')} pid {c.get('pid', '?')}"
                          + (f" (sweep {c['sweep']})" if c.get('sweep') else '') if c else f"run {self.run_id} is finished")
-    stop = threading.Event()
-    def beat():
-        while not stop.wait(heartbeat_s): claim.heartbeat()
-    t = threading.Thread(target=beat, daemon=True); t.start()
+    beat = Heartbeat(claim, heartbeat_s); beat.start()
     try: yield claim
     finally:
-        stop.set(); claim.release()
-
-RunDir.hold = _hold
+        beat.stop(); claim.release()
