@@ -9,10 +9,11 @@ from datetime import timedelta
 import numpy as np
 import torch
 import torch.distributed as dist
+from fastcore.basics import patch
 from torch import nn
 from .core import RunConfig, resolve_device, set_threads, thread_env
 from .data import DatasetLoader, TensorLoader
-from .engines import ENGINES, Callback, Diverged, Trainer, block_order, make_optimizer
+from .engines import ENGINES, Callback, Diverged, Trainer, block_optimizer, block_order, make_optimizer, visit_block
 
 # %% auto #0
 __all__ = ['block_owners', 'block_seed', 'block_loader', 'BlockwiseEngine', 'worker_main']
@@ -281,34 +282,23 @@ def _bytes_per_round(self) -> int:
 BlockwiseEngine.bytes_per_round = _bytes_per_round
 
 # %% ../nbs/03a_distributed.ipynb #665ee18c
-def _train_block(self, i:int, step0:int) -> int:
-    "Update block `i` from the current (centre) model: at most K proximal steps, then damping; the steps taken."
-    t, cfg = self.trainer, self.trainer.cfg
-    for p in t.model.parameters(): p.requires_grad_(False)
-    params = list(t.blocks[i].parameters())
-    for p in params: p.requires_grad_(True)
-    lam, gamma = t.prox_lambda[i], cfg.gamma
-    anchor = [p.detach().clone() for p in params] if lam or gamma != 1 else None
-    if cfg.optimizer_state == 'reset': opt = make_optimizer(cfg, params)
-    else:
-        if i not in self.kept: self.kept[i] = make_optimizer(cfg, params)
-        opt = self.kept[i]
-    steps, data_train = 0, t.data.train
-    t.data.train = self.loaders[i]
+@patch
+@contextlib.contextmanager
+def _block_streams(self:BlockwiseEngine, i:int):
+    "Inside: the trainer draws block `i`'s own batches, and random numbers seeded by the seed, the round and `i`."
+    t = self.trainer
+    data_train, t.data.train = t.data.train, self.loaders[i]
     try:
-        with _seeded_rng(block_seed(cfg.seed, _RNG, t.round, i), self.device):
-            for k in range(cfg.K):
-                t.step = step0 + k * len(self.active)  # the schedule's clock: all blocks' k-th steps together
-                if not t.train_step(opt, i, params, anchor, lam, cfg.block_accuracy_factor): break
-                steps += 1
+        with _seeded_rng(block_seed(t.cfg.seed, _RNG, t.round, i), self.device): yield
     finally: t.data.train = data_train
-    if gamma != 1:
-        with torch.no_grad():
-            for p, a in zip(params, anchor): p.copy_(a + gamma * (p - a))
-    t.active_block = i; t('after_block')
-    return steps
 
-BlockwiseEngine._train_block = _train_block
+@patch
+def _train_block(self:BlockwiseEngine, i:int, step0:int) -> int:
+    "Update block `i` from the current (centre) model with `visit_block`; the steps taken."
+    t, n = self.trainer, len(self.active)
+    opt = block_optimizer(t.cfg, self.kept, i, list(t.blocks[i].parameters()))
+    # the schedule's clock: the k-th steps of all blocks count as taken together
+    return visit_block(t, i, opt, step_at=lambda k: step0 + k * n, streams=self._block_streams(i))
 
 # %% ../nbs/03a_distributed.ipynb #d36bc847
 def _begin_round(self) -> bool:

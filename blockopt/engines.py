@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from torch import nn
 from .core import RunConfig, Registry, resolve_device, set_seed, set_threads
 from .data import IGNORE_INDEX, eval_batches, make_data
@@ -17,9 +18,10 @@ from .runs import RunDir
 
 # %% auto #0
 __all__ = ['ENGINES', 'loss_for', 'n_correct', 'fp8_roundtrip', 'fp8_eligible', 'emulate_fp8', 'Precision', 'make_optimizer',
-           'lr_factor', 'Callback', 'Diverged', 'Trainer', 'evaluate', 'EntireEngine', 'block_order',
-           'SequentialEngine', 'TargetStopper', 'PatienceStopper', 'default_callbacks', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'load_checkpoint', 'RunWriter', 'train']
+           'lr_factor', 'Callback', 'Diverged', 'Trainer', 'proximal_term', 'inexact_stop', 'scheduled_lr', 'evaluate',
+           'EntireEngine', 'block_order', 'damp', 'block_optimizer', 'visit_block', 'SequentialEngine', 'TargetStopper',
+           'PatienceStopper', 'default_callbacks', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
+           'RunWriter', 'train']
 
 # %% ../nbs/03_engines.ipynb #0922c8a9
 def loss_for(task:str):
@@ -178,44 +180,81 @@ class Trainer:
         return self.timings
 
 # %% ../nbs/03_engines.ipynb #9e6e2457
+def proximal_term(params, # the block's parameters x_i
+                  anchor, # their values x_i^t at the start of the block's visit
+                  lam:float, # λ_i
+                 ) -> torch.Tensor:
+    "The proximal term λ/2·‖x − anchor‖² of Algorithm 1's sub-problem."
+    return lam / 2 * sum(((p - a) ** 2).sum() for p, a in zip(params, anchor))
+
+def inexact_stop(params, # the block's parameters, their gradient in `p.grad`
+                 anchor, # their values at the start of the visit
+                 lam:float, # λ_i
+                 delta_factor:float, # `block_accuracy_factor`
+                ) -> bool:
+    "Whether the sub-problem counts as solved: ‖∇‖ ≤ δ = delta_factor·λ·‖x − anchor‖."
+    with torch.no_grad():
+        gnorm = torch.sqrt(sum((p.grad.float() ** 2).sum() for p in params if p.grad is not None))
+        dist = torch.sqrt(sum(((p - a).float() ** 2).sum() for p, a in zip(params, anchor)))
+    return bool(gnorm <= delta_factor * lam * dist)
+
+def scheduled_lr(cfg:RunConfig, # the run (step size, schedule, warm-up)
+                 step:int, # optimiser steps taken so far
+                 total:int, # optimiser steps of the whole run
+                ) -> float:
+    "The learning rate of `cfg`'s schedule at `step` of `total`."
+    return cfg.step_size * lr_factor(step, total, cfg.lr_schedule, cfg.warmup_steps)
+
+# %% ../nbs/03_engines.ipynb #15c42c8b
 def _fold(blocks, x, start=0, stop=None):
     for b in list(blocks)[start:stop]: x = b(x)
     return x
 
-def _train_step(self, opt, first:int=0, params=None, anchor=None, lam:float=0.0, delta_factor:float=0.0) -> bool:
+@patch
+def forward_from(self:Trainer, xb, # a batch of inputs
+                 first:int=0, # the first block that is differentiated
+                ):
+    "The model's output on `xb`; the blocks before `first` run under `no_grad`."
+    blocks = self._block_list
+    if first:
+        with torch.no_grad():
+            for b in blocks[:first]: xb = b(xb)
+    for b in blocks[first:]: xb = b(xb)
+    return xb
+
+@patch
+def train_step(self:Trainer, opt, # the optimiser of the parameters that train
+               first:int=0, # the first block whose parameters train
+               params=None, # the active block's parameters (for the proximal term and the inexact stop)
+               anchor=None, # their values at the start of the visit
+               lam:float=0.0, # λ of the proximal term (0: none)
+               delta_factor:float=0.0, # the inexact stop's factor (0: never stop early)
+              ) -> bool:
     "One optimiser step on the next batch; `False` if the inexact stop fired instead."
     cfg, prec = self.cfg, self.precision
     clock = self.timings is not None and time.perf_counter
     if clock: t0 = clock()
     xb, yb = self.data.train.next_batch()
-    blocks = self._block_list
     with prec.autocast():
-        if first:
-            with torch.no_grad():
-                for b in blocks[:first]: xb = b(xb)
-        for b in blocks[first:]: xb = b(xb)
-        out, loss = xb, self.loss_fn(xb, yb)
+        out = self.forward_from(xb, first)
+        loss = self.loss_fn(out, yb)
     value = loss.item()
     if not math.isfinite(value): raise Diverged(f"training loss is {value} at round {self.round + 1}, step {self.step + 1}")
     total = loss.float()
-    if lam: total = total + lam / 2 * sum(((p - a) ** 2).sum() for p, a in zip(params, anchor))
+    if lam: total = total + proximal_term(params, anchor, lam)
     if clock: t1 = clock(); self.timings['forward'] += t1 - t0
     scaler = prec.scaler if prec.scaler.is_enabled() else None
     (scaler.scale(total) if scaler else total).backward()
     if clock: t2 = clock(); self.timings['backward'] += t2 - t1
     if scaler and (delta_factor or cfg.grad_clip): scaler.unscale_(opt)
-    if delta_factor and lam:
-        with torch.no_grad():
-            gnorm = torch.sqrt(sum((p.grad.float() ** 2).sum() for p in params if p.grad is not None))
-            dist = torch.sqrt(sum(((p - a).float() ** 2).sum() for p, a in zip(params, anchor)))
-        if gnorm <= delta_factor * lam * dist:
-            opt.zero_grad(set_to_none=True)
-            if scaler: scaler.update()
-            return False
+    if delta_factor and lam and inexact_stop(params, anchor, lam, delta_factor):
+        opt.zero_grad(set_to_none=True)
+        if scaler: scaler.update()
+        return False
     if cfg.grad_clip: nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g['params']], cfg.grad_clip)
     if cfg.lr_schedule != 'constant' or cfg.warmup_steps:  # a constant rate is set when the optimiser is made
-        f = lr_factor(self.step, self.total_steps, cfg.lr_schedule, cfg.warmup_steps)
-        for g in opt.param_groups: g['lr'] = cfg.step_size * f
+        lr = scheduled_lr(cfg, self.step, self.total_steps)
+        for g in opt.param_groups: g['lr'] = lr
     if scaler: scaler.step(opt); scaler.update()
     else: opt.step()
     opt.zero_grad(set_to_none=True)
@@ -227,8 +266,6 @@ def _train_step(self, opt, first:int=0, params=None, anchor=None, lam:float=0.0,
         self._n_targets += (yb != IGNORE_INDEX).sum() if self.task == 'sequence' else yb.numel()
     for f in self._step_callbacks: f(self)
     return True
-
-Trainer.train_step = _train_step
 
 # %% ../nbs/03_engines.ipynb #56360760
 @torch.no_grad()
@@ -322,6 +359,48 @@ def block_order(order, n_blocks:int, round:int, seed:int=0) -> list:
     if bad: raise ValueError(f"RunConfig.block_order={order!r} is invalid: block indices must be in 0..{n_blocks - 1}")
     return list(order)
 
+# %% ../nbs/03_engines.ipynb #84570064
+@torch.no_grad()
+def damp(params, # the block's parameters after its inner steps (x̂_i)
+         anchor, # their values at the start of the visit (x_i^t)
+         gamma:float, # γ
+        ):
+    "The damping step x_i ← x_i^t + γ(x̂_i − x_i^t), in place."
+    for p, a in zip(params, anchor): p.copy_(a + gamma * (p - a))
+
+def block_optimizer(cfg:RunConfig, # the run (optimiser and `optimizer_state`)
+                    kept:dict, # block -> its kept optimiser
+                    i:int, # the block
+                    params, # block i's parameters
+                   ) -> torch.optim.Optimizer:
+    "Block `i`'s optimiser: a fresh one (`optimizer_state='reset'`) or the one kept for it (`'keep'`)."
+    if cfg.optimizer_state == 'reset': return make_optimizer(cfg, params)
+    if i not in kept: kept[i] = make_optimizer(cfg, params)
+    return kept[i]
+
+def visit_block(t:Trainer, # the trainer
+                i:int, # the block to update
+                opt:torch.optim.Optimizer, # the optimiser of block i's parameters
+                step_at=None, # `k -> step`: the schedule's clock at the k-th inner step (default: the trainer's counter)
+                streams=None, # a context around the inner steps (default: none)
+               ) -> int:
+    "Algorithm 1 on block `i`: freeze the others, at most K proximal steps with the inexact stop, then damp; the steps taken."
+    cfg = t.cfg
+    for p in t.model.parameters(): p.requires_grad_(False)
+    params = list(t.blocks[i].parameters())
+    for p in params: p.requires_grad_(True)
+    lam, gamma = t.prox_lambda[i], cfg.gamma
+    anchor = [p.detach().clone() for p in params] if lam or gamma != 1 else None
+    steps = 0
+    with streams if streams is not None else contextlib.nullcontext():
+        for k in range(cfg.K):
+            if step_at is not None: t.step = step_at(k)
+            if not t.train_step(opt, i, params, anchor, lam, cfg.block_accuracy_factor): break
+            steps += 1
+    if gamma != 1: damp(params, anchor, gamma)
+    t.active_block = i; t('after_block')
+    return steps
+
 # %% ../nbs/03_engines.ipynb #9fb184bd
 class SequentialEngine:
     "Algorithm 1, Gauss–Seidel: K proximal, damped steps on each block in turn."
@@ -332,29 +411,13 @@ class SequentialEngine:
         self.kept = {}  # block -> optimiser, for optimizer_state='keep'
         self.steps_per_round = cfg.K * len(block_order(cfg.block_order, trainer.n_blocks, 0, cfg.seed))
 
-    def optimizer(self, i:int, params):
-        if self.trainer.cfg.optimizer_state == 'reset': return make_optimizer(self.trainer.cfg, params)
-        if i not in self.kept: self.kept[i] = make_optimizer(self.trainer.cfg, params)
-        return self.kept[i]
+    def optimizer(self, i:int, params): return block_optimizer(self.trainer.cfg, self.kept, i, params)
 
     def run_block(self, i:int):
-        "Visit block `i`: at most K proximal steps, then the damping step."
-        t, cfg = self.trainer, self.trainer.cfg
-        for p in t.model.parameters(): p.requires_grad_(False)
-        params = [p for p in t.blocks[i].parameters()]
-        for p in params: p.requires_grad_(True)
-        lam, gamma = t.prox_lambda[i], cfg.gamma
-        needs_anchor = lam or gamma != 1
-        anchor = [p.detach().clone() for p in params] if needs_anchor else None
-        opt, steps = self.optimizer(i, params), 0
-        for _ in range(cfg.K):
-            if not t.train_step(opt, i, params, anchor, lam, cfg.block_accuracy_factor): break
-            steps += 1
-        if gamma != 1:
-            with torch.no_grad():
-                for p, a in zip(params, anchor): p.copy_(a + gamma * (p - a))
+        "Visit block `i` (see `visit_block`) from the model as it is now, and count its steps."
+        t = self.trainer
+        steps = visit_block(t, i, self.optimizer(i, list(t.blocks[i].parameters())))
         t.block_steps[i] += steps; t._inner.append(steps)
-        t.active_block = i; t('after_block')
 
     def run_round(self):
         t = self.trainer
