@@ -41,7 +41,7 @@ class DatasetInfo:
     std: Optional[tuple] = None # per-channel standard deviation used to normalise at load
     augmentation: Optional[dict] = None # `RandomCropFlip` arguments for `augment=True` (None: not offered)
     in_memory: bool = True # False: read from disk by a `DatasetLoader`
-    folder: Optional[str] = None # its folder under data_root (default: its name)
+    folder: Optional[str] = None # its folder under data_root (default: its name; '' for data_root itself, torchvision's layout)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -174,41 +174,79 @@ def _mnist1d(root, train, download):
 # %% ../nbs/01_data.ipynb #4e90abae
 def _last_line(e): return ([l.strip() for l in str(e).splitlines() if l.strip()] or [type(e).__name__])[-1]
 
-def _torchvision(name, cls_name, root, download, where, **kwargs):
-    "The torchvision dataset `cls_name` at `root`; missing files or a failed download raise `DatasetUnavailableError`."
-    import torchvision.datasets as tvd
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return getattr(tvd, cls_name)(str(root), download=download, **kwargs)
-    except (RuntimeError, OSError) as e:
-        if download: msg = (f"{name}: download failed ({_last_line(e)}); without a network, put torchvision's "
-                            f"{cls_name} files in {where} and pass download=False")
-        else: msg = f"{name}: no {cls_name} files in {where}; put them there, or pass download=True"
-        raise DatasetUnavailableError(msg) from None
+_MNIST_FILES = {True: ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'), False: ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
+_TORCHVISION_FILES = {  # torchvision class -> train/test -> files under the root, in torchvision's layout
+    'MNIST': {t: [f'MNIST/raw/{f}' for f in fs] for t, fs in _MNIST_FILES.items()},
+    'FashionMNIST': {t: [f'FashionMNIST/raw/{f}' for f in fs] for t, fs in _MNIST_FILES.items()},
+    'CIFAR10': {True: [f'cifar-10-batches-py/data_batch_{i}' for i in range(1, 6)], False: ['cifar-10-batches-py/test_batch']},
+    'CIFAR100': {True: ['cifar-100-python/train'], False: ['cifar-100-python/test']},
+    'SVHN': {True: ['train_32x32.mat'], False: ['test_32x32.mat']},
+}
+
+def _read_torchvision_files(cls_name, paths) -> tuple[torch.Tensor, torch.Tensor]:
+    "uint8 images (N, C, H, W) and labels from torchvision's files of `cls_name`."
+    if cls_name in ('MNIST', 'FashionMNIST'):
+        from torchvision.datasets.mnist import read_image_file, read_label_file
+        return read_image_file(str(paths[0])).unsqueeze(1), read_label_file(str(paths[1]))
+    if cls_name == 'SVHN':
+        import scipy.io
+        m = scipy.io.loadmat(str(paths[0]))
+        y = torch.as_tensor(m['y'].astype(np.int64).reshape(-1))
+        return torch.as_tensor(np.ascontiguousarray(m['X'].transpose(3, 2, 0, 1))), torch.where(y == 10, 0, y)  # SVHN labels digit 0 as 10
+    import pickle
+    xs, ys = [], []
+    for p in paths:
+        with open(p, 'rb') as f: d = {k.decode() if isinstance(k, bytes) else k: v for k, v in pickle.load(f, encoding='latin1').items()}
+        xs.append(np.asarray(d['data'], dtype=np.uint8).reshape(-1, 3, 32, 32)); ys += list(d['labels' if 'labels' in d else 'fine_labels'])
+    return torch.as_tensor(np.concatenate(xs)), torch.as_tensor(ys, dtype=torch.long)
+
+# %% ../nbs/01_data.ipynb #b7da23e5
+def _torchvision(name, cls_name, root, train, download) -> tuple[torch.Tensor, torch.Tensor]:
+    "uint8 images and labels of torchvision's `cls_name` under `root` (its layout); downloads only missing files."
+    root = Path(root)
+    paths = [root/f for f in _TORCHVISION_FILES[cls_name][train]]
+    missing = [p for p in paths if not p.is_file()]
+    fill = f"torchvision.datasets.{cls_name}('{root}', download=True)"
+    if missing and not download:
+        raise DatasetUnavailableError(f"{name}: no {cls_name} files in {root} ({missing[0].relative_to(root)} is missing); "
+                                      f"fill it with {fill} on a machine with a network, or pass download=True")
+    if missing:
+        import torchvision.datasets as tvd
+        part = dict(split='train' if train else 'test') if cls_name == 'SVHN' else dict(train=train)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                getattr(tvd, cls_name)(str(root), download=True, **part)
+        except (RuntimeError, OSError) as e:
+            raise DatasetUnavailableError(f"{name}: download failed ({_last_line(e)}); without a network, fill {root} with "
+                                          f"{fill} on a machine that has one and pass download=False") from None
+    try: return _read_torchvision_files(cls_name, paths)
+    except Exception as e:
+        raise DatasetUnavailableError(f"{name}: cannot read the {cls_name} files in {root} ({type(e).__name__}: {_last_line(e)}); "
+                                      f"replace them with {fill}") from None
 
 # %% ../nbs/01_data.ipynb #ffef0c2f
 def _mnist_like(name, cls_name, root, train, download):
     "MNIST-style data as (N, 1, 28, 28) float images in [0, 1] and labels."
-    ds = _torchvision(name, cls_name, root, download, Path(root)/cls_name/'raw', train=train)
-    return ds.data.unsqueeze(1).float() / 255, ds.targets.clone()
+    x, y = _torchvision(name, cls_name, root, train, download)
+    return x.float() / 255, y
 
-_MNIST = dict(input_shape=(1, 28, 28), n_classes=10, task='classification', needs_download=True,
+_MNIST = dict(input_shape=(1, 28, 28), n_classes=10, task='classification', needs_download=True, folder='',
               sizes=dict(train=60000, test=10000), mean=(0.1307,), std=(0.3081,), augmentation=dict(padding=2, flip=False))
 
-@register_dataset('mnist', description='MNIST (torchvision): 1x28x28 handwritten digits, 10 classes', folder='mnist', **_MNIST)
+@register_dataset('mnist', description='MNIST (torchvision): 1x28x28 handwritten digits, 10 classes', **_MNIST)
 def _mnist(root, train, download): return _mnist_like('mnist', 'MNIST', root, train, download)
 
 @register_dataset('fashion_mnist', description='Fashion-MNIST (torchvision): 1x28x28 clothing images, 10 classes',
                   **{**_MNIST, 'mean': (0.2860,), 'std': (0.3530,)})
 def _fashion_mnist(root, train, download): return _mnist_like('fashion_mnist', 'FashionMNIST', root, train, download)
 
-@register_dataset('mnist_flat', description='MNIST flattened to 784 values per image', folder='mnist',
+@register_dataset('mnist_flat', description='MNIST flattened to 784 values per image',
                   **{**_MNIST, 'input_shape': (784,), 'augmentation': None})
 def _mnist_flat(root, train, download):
     x, y = _mnist_like('mnist_flat', 'MNIST', root, train, download)
     return x.flatten(1), y
 
-@register_dataset('mini_mnist', description='a fixed 10% of MNIST (seed 0): 6000 train, 1000 test images', folder='mnist',
+@register_dataset('mini_mnist', description='a fixed 10% of MNIST (seed 0): 6000 train, 1000 test images',
                   **{**_MNIST, 'sizes': dict(train=6000, test=1000)})
 def _mini_mnist(root, train, download):
     x, y = _mnist_like('mini_mnist', 'MNIST', root, train, download)
@@ -216,28 +254,25 @@ def _mini_mnist(root, train, download):
     return x[keep], y[keep]
 
 # %% ../nbs/01_data.ipynb #4853bd6e
-def _cifar_like(name, cls_name, root, download, **kwargs):
+def _cifar_like(name, cls_name, root, train, download):
     "CIFAR/SVHN-style data as (N, 3, 32, 32) float images in [0, 1] and labels."
-    ds = _torchvision(name, cls_name, root, download, root, **kwargs)
-    data = torch.as_tensor(ds.data)
-    if data.shape[-1] == 3: data = data.permute(0, 3, 1, 2)  # CIFAR stores HWC, SVHN CHW
-    labels = ds.labels if hasattr(ds, 'labels') else ds.targets
-    return data.float().div_(255).contiguous(), torch.as_tensor(labels, dtype=torch.long)
+    x, y = _torchvision(name, cls_name, root, train, download)
+    return x.float().div_(255), y
 
-_CIFAR = dict(input_shape=(3, 32, 32), task='classification', needs_download=True, augmentation=dict(padding=4, flip=True))
+_CIFAR = dict(input_shape=(3, 32, 32), task='classification', needs_download=True, folder='', augmentation=dict(padding=4, flip=True))
 
 @register_dataset('cifar10', description='CIFAR-10 (torchvision): 3x32x32 colour images, 10 classes', n_classes=10,
                   sizes=dict(train=50000, test=10000), mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616), **_CIFAR)
-def _cifar10(root, train, download): return _cifar_like('cifar10', 'CIFAR10', root, download, train=train)
+def _cifar10(root, train, download): return _cifar_like('cifar10', 'CIFAR10', root, train, download)
 
 @register_dataset('cifar100', description='CIFAR-100 (torchvision): 3x32x32 colour images, 100 classes', n_classes=100,
                   sizes=dict(train=50000, test=10000), mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762), **_CIFAR)
-def _cifar100(root, train, download): return _cifar_like('cifar100', 'CIFAR100', root, download, train=train)
+def _cifar100(root, train, download): return _cifar_like('cifar100', 'CIFAR100', root, train, download)
 
 @register_dataset('svhn', description='SVHN (torchvision): 3x32x32 house-number digits, 10 classes', n_classes=10,
                   sizes=dict(train=73257, test=26032), mean=(0.4377, 0.4438, 0.4728), std=(0.1980, 0.2010, 0.1970),
                   **{**_CIFAR, 'augmentation': dict(padding=4, flip=False)})
-def _svhn(root, train, download): return _cifar_like('svhn', 'SVHN', root, download, split='train' if train else 'test')
+def _svhn(root, train, download): return _cifar_like('svhn', 'SVHN', root, train, download)
 
 # %% ../nbs/01_data.ipynb #c80cbb12
 @register_dataset('california_housing', description='California housing (scikit-learn): 8 standardised features, median house value',
@@ -381,7 +416,7 @@ def load_splits(name:str, # dataset name (see `DATASETS`)
     for s in splits: _check_split(s)
     if max_train_samples is not None and (isinstance(max_train_samples, bool) or not isinstance(max_train_samples, int) or max_train_samples < 1):
         raise ValueError(f"max_train_samples={max_train_samples!r} is invalid: expected None or an integer >= 1")
-    root, out = Path(data_root or default_data_root())/(info.folder or name), {}
+    root, out = Path(data_root or default_data_root())/(name if info.folder is None else info.folder), {}
     if 'train' in splits or 'val' in splits:
         raw = info.loader(root, True, download)
         tr, va = split_indices(len(raw) if isinstance(raw, torch.utils.data.Dataset) else len(raw[1]), val_size, split_seed)
