@@ -1,7 +1,7 @@
 """Sweep benchmarks, each a ratio measured side by side in one run (CPU, one thread per run).
 
 1. Function mode: the sweep's overhead per run over the run's own compute, i.e. the sweep's wall time minus
-   the same `train(cfg)` calls timed in one warm process (target <= 0.5 s), for persistent workers (the
+   the same `run_config(cfg)` calls timed in one warm process (target <= 0.5 s), for persistent workers (the
    default) and for a fresh process per run (`worker: fresh`, what `blockopt train` in a subprocess costs).
 2. Notebook mode: the same for papermill runs of tests/fixtures/sweep_run.ipynb (target <= 3 s).
 3. Two workers vs one on a grid of CPU-bound one-thread runs (target >= 1.8x on 2 cores).
@@ -17,7 +17,7 @@ os.environ['BLOCKOPT_THREADS'] = '1'
 import torch
 torch.set_num_threads(1)
 from blockopt.core import RunConfig
-from blockopt.engines import train
+from blockopt.run import run_config
 from blockopt.sweep import load_spec, run_sweep, sweep_configs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,10 +26,10 @@ TINY = {'model': 'mnist1d_mlp', 'dataset_name': 'mnist1d', 'max_train_samples': 
         'data_root': str(TMP/'data')}
 
 def compute(spec:dict, runs_dir) -> list:
-    "Seconds of each run's own `train(cfg)` in this (warm) process."
+    "Seconds of each run's own `run_config(cfg)` in this (warm) process."
     out = []
     for cfg in sweep_configs(load_spec(spec), runs_dir):
-        t0 = time.perf_counter(); train(cfg, verbose=False); out.append(time.perf_counter() - t0)
+        t0 = time.perf_counter(); run_config(cfg, verbose=False); out.append(time.perf_counter() - t0)
     return out
 
 def sweep(spec:dict, runs_dir, workers=1):
@@ -54,7 +54,7 @@ def overhead(spec:dict, name:str, workers=1):
 
 def main():
     print(f"== sweep overhead per run over the run's own compute (one worker, {os.cpu_count()} cores)")
-    train(RunConfig(**TINY, runs_dir=str(TMP/'warm')), verbose=False)  # generate the dataset once, warm this process
+    run_config(RunConfig(**TINY, runs_dir=str(TMP/'warm')), verbose=False)  # generate the dataset once, warm this process
     grid = {'base': TINY, 'grid': {'K': [1, 2, 3]}, 'repeats': 4, 'preload': ['blockopt.cli']}
     f_all, f_steady = overhead(grid, 'function (persistent worker)')
     fresh = {**grid, 'repeats': 1, 'worker': 'fresh'}
@@ -65,7 +65,7 @@ def main():
 
     print("\n== two workers vs one, CPU-bound one-thread runs")
     probe = {**TINY, 'max_train_samples': None, 'batch_size': 100, 'K': 20, 'rounds': 10}
-    t0 = time.perf_counter(); train(RunConfig(**probe, runs_dir=str(TMP/'probe')), verbose=False)
+    t0 = time.perf_counter(); run_config(RunConfig(**probe, runs_dir=str(TMP/'probe')), verbose=False)
     rounds = max(10, int(10 * 8.0 / (time.perf_counter() - t0)))  # about 8 s of compute per run, so worker start-up (torch import) is a small part
     cpu = {'base': {**probe, 'rounds': rounds}, 'grid': {'seed': list(range(8))}, 'preload': ['blockopt.cli']}
     one, one_runs, _ = sweep(cpu, TMP/'one', workers=1)

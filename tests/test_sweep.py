@@ -4,7 +4,7 @@ What a notebook can't show well: several processes, killed sweeps, the command l
 The cheap run function `fixtures/sweep_fake_run.py` stands in for training where the test is about the
 sweep machinery; the tests about real runs use tiny MNIST-1D runs through `blockopt train`.
 """
-import argparse, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
+import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
 from collections import Counter
 from pathlib import Path
 import pandas as pd
@@ -15,13 +15,8 @@ FIXTURES = Path(__file__).resolve().parent/'fixtures'
 FAKE = f"{FIXTURES/'sweep_fake_run.py'}:run"
 TINY = "model: mnist1d_mlp, dataset_name: mnist1d, max_train_samples: 200, batch_size: 50"
 
-# `blockopt sweep` / `blockopt status`, with the sub-commands added here if the CLI does not have them yet
-CLI = ("import sys, argparse\n"
-       "from blockopt import cli, sweep\n"
-       "p = cli.parser()\n"
-       "sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))\n"
-       "if 'sweep' not in sub.choices: sweep.add_sweep_commands(sub)\n"
-       "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+# `blockopt sweep` / `blockopt status` as a user runs them
+CLI = "import sys; from blockopt.cli import main; sys.exit(main())"
 
 def blockopt(*args, env=None, **kw):
     "Run `blockopt <args>` to completion."
@@ -31,11 +26,10 @@ def blockopt(*args, env=None, **kw):
 def main(*args):
     "Run `blockopt <args>` in this process: (exit code, stdout, stderr)."
     import contextlib, io
-    from blockopt.sweep import add_sweep_commands
-    p = argparse.ArgumentParser(prog='blockopt'); add_sweep_commands(p.add_subparsers(dest='command'))
-    a = p.parse_args([str(x) for x in args])
+    from blockopt.cli import main as blockopt_main
     with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()) as err:
-        code = a.func(a)
+        try: code = blockopt_main([str(x) for x in args])
+        except SystemExit as e: code = e.code
     return code, out.getvalue(), err.getvalue()
 
 def spawn(*args, env=None, **kw):
