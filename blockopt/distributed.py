@@ -152,7 +152,8 @@ class BlockwiseEngine:
         return self.device if self.world > 1 and self._connected and dist.get_backend() == 'nccl' else torch.device('cpu')
 
 # %% ../nbs/03a_distributed.ipynb #8027c2a0
-def _bcast(self, tensor:torch.Tensor, src:int, kind:str) -> torch.Tensor:
+@patch
+def _bcast(self:BlockwiseEngine, tensor:torch.Tensor, src:int, kind:str) -> torch.Tensor:
     "Broadcast `tensor` from rank `src` in place, counting its bytes under `kind` (and its seconds, if timed)."
     t0 = time.perf_counter()
     dist.broadcast(tensor, src)
@@ -160,11 +161,13 @@ def _bcast(self, tensor:torch.Tensor, src:int, kind:str) -> torch.Tensor:
     self._count(kind, tensor.numel() * tensor.element_size())
     return tensor
 
-def _count(self, kind:str, n:int):
+@patch
+def _count(self:BlockwiseEngine, kind:str, n:int):
     self.comm[kind] += n
     if kind != 'state': self.trainer.comm_bytes += n  # checkpoint bookkeeping is not the algorithm's traffic
 
-def _bcast_tensors(self, tensors, src:int, kind:str):
+@patch
+def _bcast_tensors(self:BlockwiseEngine, tensors, src:int, kind:str):
     "Make `tensors` on every rank equal to rank `src`'s: one flat message per dtype."
     for dtype, group in _by_dtype(tensors):
         wire = torch.uint8 if dtype == torch.bool else dtype
@@ -179,7 +182,8 @@ def _to_bytes(obj) -> torch.Tensor:
 def _from_bytes(data:torch.Tensor, device):
     return torch.load(io.BytesIO(data.cpu().numpy().tobytes()), weights_only=True, map_location=device)
 
-def _bcast_object(self, obj, src:int, kind:str):
+@patch
+def _bcast_object(self:BlockwiseEngine, obj, src:int, kind:str):
     "`obj` of rank `src`, on every rank."
     data = _to_bytes(obj).to(self.wire) if self.rank == src else None
     size = self._bcast(torch.tensor([0 if data is None else len(data)], device=self.wire), src, kind)
@@ -187,7 +191,8 @@ def _bcast_object(self, obj, src:int, kind:str):
     self._bcast(data, src, kind)
     return obj if self.rank == src else _from_bytes(data, self.device)
 
-def _gather_objects(self, obj, kind:str) -> list:
+@patch
+def _gather_objects(self:BlockwiseEngine, obj, kind:str) -> list:
     "Every rank's `obj`, on rank 0 (`None` elsewhere)."
     data = _to_bytes(obj).to(self.wire)
     sizes = [torch.zeros(1, dtype=torch.long, device=self.wire) for _ in range(self.world)]
@@ -199,9 +204,6 @@ def _gather_objects(self, obj, kind:str) -> list:
     self._count(kind, 8 * self.world + n * self.world)
     if self.rank: return None
     return [_from_bytes(p[:int(s.item())], self.device) for p, s in zip(parts, sizes)]
-
-BlockwiseEngine._bcast, BlockwiseEngine._count, BlockwiseEngine._bcast_tensors = _bcast, _count, _bcast_tensors
-BlockwiseEngine._bcast_object, BlockwiseEngine._gather_objects = _bcast_object, _gather_objects
 
 # %% ../nbs/03a_distributed.ipynb #85bc51ad
 def _fingerprint(model:nn.Module) -> int:
@@ -236,7 +238,8 @@ def _spawn(self):
     dist.init_process_group(_backend(self.device, self.world), store=store, rank=0, world_size=self.world)
     self._own_group = True
 
-def _connect(self):
+@patch
+def _connect(self:BlockwiseEngine):
     "Join (or create) the process group; check that every process built the same model. Once per `fit`."
     if self._connected: return
     t = self.trainer
@@ -247,7 +250,8 @@ def _connect(self):
     try: self._join()
     except BaseException: self.close(); raise  # no started worker is left waiting
 
-def _join(self):
+@patch
+def _join(self:BlockwiseEngine):
     t = self.trainer
     if dist.is_initialized(): pass  # a group made before: by the caller, or by `worker_main`
     elif self.launch == 'spawn': _spawn(self)
@@ -272,14 +276,11 @@ def _join(self):
         t.log(f"blockwise: {self.world} processes ({dist.get_backend()}), blocks by rank {self.owners}; "
               f"a round sends {self.bytes_per_round()} bytes of blocks")
 
-BlockwiseEngine._connect, BlockwiseEngine._join = _connect, _join
-
 # %% ../nbs/03a_distributed.ipynb #bd66cf49
-def _bytes_per_round(self) -> int:
+@patch
+def bytes_per_round(self:BlockwiseEngine) -> int:
     "Bytes of the blocks that a synchronisation broadcasts (parameters and buffers of the training blocks)."
     return sum(_nbytes(_block_tensors(self.trainer.blocks[i])) for i in self.active)
-
-BlockwiseEngine.bytes_per_round = _bytes_per_round
 
 # %% ../nbs/03a_distributed.ipynb #665ee18c
 @patch
@@ -301,7 +302,8 @@ def _train_block(self:BlockwiseEngine, i:int, step0:int) -> int:
     return visit_block(t, i, opt, step_at=lambda k: step0 + k * n, streams=self._block_streams(i))
 
 # %% ../nbs/03a_distributed.ipynb #d36bc847
-def _begin_round(self) -> bool:
+@patch
+def _begin_round(self:BlockwiseEngine) -> bool:
     "Rank 0's go (or stop) to every process, with the counters and, when due, the model and saved state."
     t = self.trainer
     if self.world == 1: return True
@@ -318,7 +320,8 @@ def _begin_round(self) -> bool:
 
 _STATS = ('_loss_sum', '_n', '_correct', '_n_targets', 'samples')  # the trainer's counters summed over workers
 
-def _train_owned(self, step0:int) -> tuple:
+@patch
+def _train_owned(self:BlockwiseEngine, step0:int) -> tuple:
     "Update each owned block from the centre; `({block: steps}, (block, message) of a divergence or None)`."
     t, cfg = self.trainer, self.trainer.cfg
     # what training a block can move: the owned blocks' parameters, and every buffer (BatchNorm statistics
@@ -340,7 +343,8 @@ def _train_owned(self, step0:int) -> tuple:
 def _copy(dst, src):
     for x, y in zip(dst, src): x.copy_(y)
 
-def _share_stats(self, steps:dict, failed, step0:int, before:list):
+@patch
+def _share_stats(self:BlockwiseEngine, steps:dict, failed, step0:int, before:list):
     "Sum the workers' statistics into every trainer's counters; raise `Diverged` everywhere if any block diverged."
     t, n = self.trainer, len(self.active)
     stats = torch.zeros(2 * n + len(_STATS), dtype=torch.float64, device=self.wire)
@@ -361,7 +365,8 @@ def _share_stats(self, steps:dict, failed, step0:int, before:list):
         self._in_round = False
         raise Diverged(msg)
 
-def _round(self):
+@patch
+def _round(self:BlockwiseEngine):
     "Train the owned blocks from the centre, sum the statistics, then synchronise: the new centre everywhere."
     t, cfg = self.trainer, self.trainer.cfg
     self._in_round, step0, before = True, t.step, [getattr(t, k) for k in _STATS]
@@ -377,11 +382,9 @@ def _round(self):
         self._collect_state()  # a report follows, and maybe a checkpoint: rank 0 needs every block's state
     self._in_round = False
 
-BlockwiseEngine._train_owned, BlockwiseEngine._share_stats = _train_owned, _share_stats
-BlockwiseEngine._begin_round, BlockwiseEngine._round = _begin_round, _round
-
 # %% ../nbs/03a_distributed.ipynb #72196a32
-def _run_round(self):
+@patch
+def run_round(self:BlockwiseEngine):
     "One round on rank 0 (what `Trainer.fit` calls)."
     t = self.trainer
     if self.rank != 0: raise RuntimeError(f"rank {self.rank} of a blockwise run serves rounds: call trainer.engine.serve(), not fit()")
@@ -396,7 +399,8 @@ def _run_round(self):
             raise RuntimeError(f"blockwise worker {dead[0][0]} failed (exit code {dead[0][1]}; its error is above): {e}") from e
         raise
 
-def _serve(self) -> Trainer:
+@patch
+def serve(self:BlockwiseEngine) -> Trainer:
     "The life of a worker (rank > 0): run rounds as rank 0 says, until it says stop; returns the trainer."
     t = self.trainer
     if self.rank == 0: raise RuntimeError("rank 0 of a blockwise run trains with trainer.fit(); serve() is for the other ranks")
@@ -413,14 +417,16 @@ def _serve(self) -> Trainer:
         self.close()
     return t
 
-def _finish(self):
+@patch
+def finish(self:BlockwiseEngine):
     "Rank 0, end of `fit`: tell the workers to stop (unless a round was cut short), then close."
     if self.rank == 0 and self._connected and self.world > 1 and not self._in_round:
         self._bcast(torch.zeros(5, dtype=torch.long, device=self.wire), 0, 'control')
         self._stop_sent = True
     self.close()
 
-def _close(self):
+@patch
+def close(self:BlockwiseEngine):
     "Leave the process group (if this engine made it) and reap started workers; kill them after an error."
     if not self._stop_sent:  # an error: the workers cannot finish their round
         for p in self.children: p.kill()
@@ -433,15 +439,15 @@ def _close(self):
     self.children, self._own_group, self._connected, self._in_round, self._old_threads = [], False, False, False, None
     self._stop_sent = False
 
-BlockwiseEngine.run_round, BlockwiseEngine.serve, BlockwiseEngine.finish, BlockwiseEngine.close = _run_round, _serve, _finish, _close
-
 # %% ../nbs/03a_distributed.ipynb #d2a259cb
-def _block_state(self, i:int) -> dict:
+@patch
+def _block_state(self:BlockwiseEngine, i:int) -> dict:
     loader = self.loaders[i]
     return {'loader': loader.state_dict() if hasattr(loader, 'state_dict') else None,
             'opt': self.kept[i].state_dict() if i in self.kept else None}
 
-def _load_blocks(self, blocks:dict):
+@patch
+def _load_blocks(self:BlockwiseEngine, blocks:dict):
     "Load the saved state of the blocks this process owns."
     cfg = self.trainer.cfg
     for i in self.mine:
@@ -452,18 +458,21 @@ def _load_blocks(self, blocks:dict):
             if i not in self.kept: self.kept[i] = make_optimizer(cfg, self.trainer.blocks[i].parameters())
             self.kept[i].load_state_dict(s['opt'])
 
-def _collect_state(self):
+@patch
+def _collect_state(self:BlockwiseEngine):
     "Every block's state on rank 0 (each worker sends its own blocks')."
     parts = self._gather_objects({i: self._block_state(i) for i in self.mine}, 'state')
     if self.rank == 0:
         for part in parts[1:]: self.remote.update(part)
 
-def _engine_state_dict(self) -> dict:
+@patch
+def state_dict(self:BlockwiseEngine) -> dict:
     "Every block's loader and kept optimiser state (other ranks' as of the last report), and the bytes sent so far."
     blocks = {**self.remote, **{i: self._block_state(i) for i in self.mine}}
     return {'blocks': {str(i): s for i, s in sorted(blocks.items())}, 'comm_bytes': self.trainer.comm_bytes}
 
-def _engine_load_state_dict(self, sd:dict):
+@patch
+def load_state_dict(self:BlockwiseEngine, sd:dict):
     "Continue from `state_dict()`; with several processes the workers get their share at the next round."
     blocks = {int(i): s for i, s in sd['blocks'].items()}
     self.trainer.comm_bytes = sd['comm_bytes']
@@ -471,8 +480,6 @@ def _engine_load_state_dict(self, sd:dict):
     self.remote = {i: s for i, s in blocks.items() if i not in self.mine}
     self._pending, self._sync_state, self._sync_model = blocks, self.world > 1, self.world > 1
 
-BlockwiseEngine._block_state, BlockwiseEngine._load_blocks, BlockwiseEngine._collect_state = _block_state, _load_blocks, _collect_state
-BlockwiseEngine.state_dict, BlockwiseEngine.load_state_dict = _engine_state_dict, _engine_load_state_dict
 ENGINES.register('blockwise', BlockwiseEngine)
 
 # %% ../nbs/03a_distributed.ipynb #242d757d

@@ -286,14 +286,18 @@ def evaluate(model:nn.Module, split, loss_fn, task:str, precision:Precision=None
     return res
 
 # %% ../nbs/03_engines.ipynb #60194e60
-def _reset_window(self): self._loss_sum, self._n, self._correct, self._n_targets, self._inner = 0.0, 0, 0, 0, []
+@patch
+def _reset_window(self:Trainer):
+    "Start a new window of training statistics (the next report's)."
+    self._loss_sum, self._n, self._correct, self._n_targets, self._inner = 0.0, 0, 0, 0, []
 
-def _report(self) -> dict:
+@patch
+def report(self:Trainer) -> dict:
     "Evaluate, append a row to `history`, log it and call `after_report`."
     row = {'round': self.round, 'step': self.step, 'samples': self.samples, 'wall_s': round(self.wall_s, 3),
            'train_loss': self._loss_sum / self._n if self._n else float('nan')}
     if self.task != 'regression': row['train_acc'] = int(self._correct) / int(self._n_targets) if self._n_targets else float('nan')
-    row['lr'] = self.cfg.step_size * lr_factor(max(self.step - 1, 0), self.total_steps, self.cfg.lr_schedule, self.cfg.warmup_steps)
+    row['lr'] = scheduled_lr(self.cfg, max(self.step - 1, 0), self.total_steps)
     if self.cfg.training_mode != 'entire':
         row['inner_steps'] = float(np.mean(self._inner)) if self._inner else float('nan')
     for name in ('val', 'test'):
@@ -306,10 +310,9 @@ def _report(self) -> dict:
     self('after_report')
     return row
 
-Trainer._reset_window, Trainer.report = _reset_window, _report
-
 # %% ../nbs/03_engines.ipynb #f45f7c2a
-def _fit(self) -> 'Trainer':
+@patch
+def fit(self:Trainer) -> 'Trainer':
     "Train for the configured rounds (from the current round); returns the trainer."
     cfg = self.cfg
     self._step_callbacks = [cb.after_step for cb in self.callbacks if hasattr(cb, 'after_step')]
@@ -330,8 +333,10 @@ def _fit(self) -> 'Trainer':
     if self.stop_reason and not self.diverged: self.log(f"stopped: {self.stop_reason}")
     return self
 
-Trainer.fit = _fit
-Trainer.total_steps = property(lambda self: self.cfg.rounds * self.engine.steps_per_round)
+@patch(as_prop=True)
+def total_steps(self:Trainer) -> int:
+    "Optimiser steps of the whole run: `rounds` × the engine's steps per round."
+    return self.cfg.rounds * self.engine.steps_per_round
 
 # %% ../nbs/03_engines.ipynb #c7507719
 class EntireEngine:
@@ -480,7 +485,8 @@ def set_rng_state(s:dict):
     v, st, g = s['python']; random.setstate((v, tuple(st), g))
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
-def _state_dict(self) -> dict:
+@patch
+def state_dict(self:Trainer) -> dict:
     "Everything needed to continue this run exactly."
     return {'model': self.model.state_dict(), 'engine': self.engine.state_dict(),
             'scaler': self.precision.scaler.state_dict(), 'loader': self.data.train.state_dict(), 'rng': rng_state(),
@@ -489,7 +495,8 @@ def _state_dict(self) -> dict:
             'history': self.history,
             'callbacks': [cb.state_dict() if hasattr(cb, 'state_dict') else {} for cb in self.callbacks]}
 
-def _load_state_dict(self, sd:dict) -> 'Trainer':
+@patch
+def load_state_dict(self:Trainer, sd:dict) -> 'Trainer':
     "Continue from a checkpoint made by `state_dict`."
     self.model.load_state_dict(sd['model']); self.engine.load_state_dict(sd['engine'])
     self.precision.scaler.load_state_dict(sd['scaler']); self.data.train.load_state_dict(sd['loader'])
@@ -510,8 +517,6 @@ def save_checkpoint(trainer, path):
 def load_checkpoint(trainer, path):
     "Continue `trainer` from the checkpoint at `path` (loaded with `weights_only=True`)."
     return trainer.load_state_dict(torch.load(path, weights_only=True, map_location=trainer.device))
-
-Trainer.state_dict, Trainer.load_state_dict = _state_dict, _load_state_dict
 
 # %% ../nbs/03_engines.ipynb #6247314c
 class RunWriter(Callback):
