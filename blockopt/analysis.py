@@ -19,9 +19,9 @@ from .measure import COLUMNS as MEASUREMENT_COLUMNS
 from .models.mlp import mlp_widths
 
 # %% auto #0
-__all__ = ['ALWAYS', 'CACHE_VERSION', 'config_columns', 'load_runs', 'load_measurements', 'final', 'best',
+__all__ = ['ALWAYS', 'CACHE_VERSION', 'AXES', 'REDUCTIONS', 'config_columns', 'load_runs', 'load_measurements', 'final', 'best',
            'import_legacy_reports', 'import_corruption_results', 'import_corruption_summary', 'import_psa_trials',
-           'write_imported_runs', 'import_legacy']
+           'write_imported_runs', 'import_legacy', 'rounds_to_convergence', 'convergence_table', 'summarize', 'winners']
 
 # %% ../nbs/07_analysis.ipynb #c5c37923
 ALWAYS = ('model', 'dataset_name', 'training_mode', 'seed')  # config columns kept even when they do not vary
@@ -483,3 +483,114 @@ def import_legacy(old_dir, # a folder of old reports, corruption CSVs and/or PSA
         _, n_bad, recs = importer(old_dir, records=True)
         found += recs; malformed += n_bad
     return {'runs': len(found), 'written': len(write_imported_runs(found, runs_dir)), 'malformed': malformed}
+
+# %% ../nbs/07_analysis.ipynb #d49d85d4
+AXES = ('round', 'step', 'samples')
+_METRIC = re.compile(r'^(train|val|test)_|^(round|step|samples|wall_s|lr|inner_steps)$')
+
+def _run_columns(df) -> list:
+    "The per-run columns of a tidy frame: run_id, state and the config columns (everything not a metric)."
+    return [c for c in df.columns if not _METRIC.search(str(c))]
+
+def _check(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is invalid: expected one of {', '.join(map(str, allowed))}{did_you_mean(value, allowed)}")
+
+def rounds_to_convergence(df:pd.DataFrame, # a `load_runs` frame
+                          acc_threshold:float=None, # first report with `metric` >= this
+                          loss_threshold:float=None, # first report with `loss_metric` <= this
+                          axis:str='round', # count in 'round', 'step' or 'samples'
+                          metric:str='test_acc', # the accuracy column
+                          loss_metric:str=None, # the loss column (default: `metric` with acc → loss)
+                         ) -> pd.DataFrame:
+    "One row per run: its config and the `axis` value of its first report reaching a threshold (NaN if never)."
+    _check('axis', axis, AXES)
+    if acc_threshold is None and loss_threshold is None:
+        raise ValueError("acc_threshold=None and loss_threshold=None are invalid: expected at least one threshold")
+    loss_metric = loss_metric or metric.replace('acc', 'loss')
+    for name, col, thr in (('metric', metric, acc_threshold), ('loss_metric', loss_metric, loss_threshold), ('axis', axis, 0)):
+        if thr is not None and col not in df: _check(name, col, [c for c in df.columns if _METRIC.search(str(c))])
+    hit = pd.Series(False, index=df.index)
+    if acc_threshold is not None: hit |= df[metric] >= acc_threshold
+    if loss_threshold is not None: hit |= df[loss_metric] <= loss_threshold
+    first = df[hit].groupby('run_id', sort=False)[axis].first()
+    runs = df.groupby('run_id', sort=False)[_run_columns(df)[1:]].first().reset_index() if len(df) else df[_run_columns(df)].iloc[:0]
+    name = {'round': 'rounds', 'step': 'steps', 'samples': 'samples'}[axis] + '_to_convergence'
+    runs[name] = runs.run_id.map(first).astype(float)
+    return runs
+
+# %% ../nbs/07_analysis.ipynb #0b57db41
+def convergence_table(df:pd.DataFrame, # a `load_runs` frame
+                      acc_threshold:float=None, # as in `rounds_to_convergence`
+                      loss_threshold:float=None, # as in `rounds_to_convergence`
+                      axis:str='round', # as in `rounds_to_convergence`
+                      metric:str='test_acc', # as in `rounds_to_convergence`
+                      rows:str='K', # the config column down the table
+                      columns:str='step_size', # the config column across (None: only `Best`)
+                     ) -> pd.DataFrame:
+    "Median (over seeds) rounds to convergence per `rows` × `columns`, with a `Best` column; NaN where never reached."
+    r = rounds_to_convergence(df, acc_threshold, loss_threshold, axis, metric)
+    value = r.columns[-1]
+    for name, col in (('rows', rows), ('columns', columns)):
+        if col is not None and col not in r: _check(name, col, _run_columns(r)[1:-1])
+    r[value] = r[value].fillna(np.inf)
+    keys = [rows] + ([columns] if columns else [])
+    med = r.groupby(keys)[value].median()
+    table = med.unstack(columns) if columns else med.to_frame('Best').iloc[:, :0]
+    table['Best'] = med.groupby(level=0).min()
+    table = table.replace(np.inf, np.nan)
+    table.columns.name = None
+    return table
+
+# %% ../nbs/07_analysis.ipynb #d83dd4e8
+REDUCTIONS = ('final', 'best', 'none')
+
+def summarize(df:pd.DataFrame, # a `load_runs` frame (or any frame with the `by` and `metric` columns)
+              by, # column(s) to group on
+              metric:str='test_acc', # the value summarised
+              reduce:str='final', # per run: 'final' report, 'best' report, or 'none' (use every row)
+             ) -> pd.DataFrame:
+    "count, mean, population std, standard error, min and max of `metric` per `by` group."
+    by = [by] if isinstance(by, str) else list(by)
+    _check('reduce', reduce, REDUCTIONS)
+    for c in by: 
+        if c not in df: _check('by', c, _run_columns(df))
+    if metric not in df: _check('metric', metric, [c for c in df.columns if c not in by])
+    if 'run_id' in df and reduce != 'none': df = final(df) if reduce == 'final' else best(df, metric)
+    g = df.groupby(by, sort=True, dropna=False)[metric]
+    out = pd.DataFrame({'count': g.count(), 'mean': g.mean(), 'std': g.std(ddof=0), 'min': g.min(), 'max': g.max()})
+    out.insert(3, 'stderr', out['std'] / np.sqrt(out['count']))
+    return out.reset_index()
+
+# %% ../nbs/07_analysis.ipynb #434c0790
+def winners(table:pd.DataFrame, # a `summarize` result with two `by` columns (rows, columns), or with `rows`/`columns` given
+            tol:float=0.01, # means within this of the best (after `scale`) tie
+            rows:str=None, # the key down the table (default: the first key column)
+            columns:str=None, # the key across (default: the second key column)
+            scale:float=1.0, # multiply mean and std by this first (100: fractions to percent)
+            digits:int=2, # decimals shown
+            higher_is_better:bool=True, # False for losses
+            order=None, # the order of the columns (default: sorted)
+           ) -> pd.DataFrame:
+    "'mean ± std' per rows × columns, winners in bold, and a `Winner` column (ties within `tol`)."
+    keys = [c for c in table.columns if c not in ('count', 'mean', 'std', 'stderr', 'min', 'max')]
+    rows, columns = rows or (keys[0] if keys else None), columns or (keys[1] if len(keys) > 1 else None)
+    for name, col in (('rows', rows), ('columns', columns)):
+        if col not in table: _check(name, col, keys)
+    if tol < 0: raise ValueError(f"tol={tol!r} is invalid: expected a number >= 0")
+    mean = table.pivot_table(index=rows, columns=columns, values='mean', aggfunc='first', sort=True) * scale
+    std = table.pivot_table(index=rows, columns=columns, values='std', aggfunc='first', sort=True).reindex_like(mean) * scale
+    if order is not None: mean, std = mean.reindex(columns=list(order)), std.reindex(columns=list(order))
+    row_order = list(dict.fromkeys(table[rows]))
+    mean, std = mean.reindex(row_order), std.reindex(row_order)
+    out = pd.DataFrame(index=mean.index, columns=[*mean.columns, 'Winner'], dtype=object)
+    for r in mean.index:
+        m = mean.loc[r]
+        top = m.max() if higher_is_better else m.min()
+        win = [c for c in m.index if pd.notna(m[c]) and abs(m[c] - top) <= tol + 1e-9]
+        for c in m.index:
+            s = '—' if pd.isna(m[c]) else f"{m[c]:.{digits}f} ± {std.loc[r, c]:.{digits}f}" if pd.notna(std.loc[r, c]) else f"{m[c]:.{digits}f}"
+            out.loc[r, c] = f"**{s}**" if c in win else s
+        out.loc[r, 'Winner'] = '—' if not win else str(win[0]) if len(win) == 1 else 'Tie: ' + '/'.join(map(str, win))
+    out.columns.name = None
+    return out
