@@ -37,7 +37,7 @@ class Sweep:
     exclude: list = field(default_factory=list) # partial points to leave out
     repeats: int = 1 # runs per point, seeds seed..seed+repeats-1
     mode: str = 'function' # function or notebook
-    function: str = None # `module:callable` or `/path/file.py:callable`; None: `blockopt train`
+    function: str = None # `module:callable` or `/path/file.py:callable`; None: `run_config`
     notebook: str = None # the run notebook (absolute path) of notebook mode
     worker: str = 'persistent' # persistent or fresh worker processes
     resources: dict = field(default_factory=lambda: {'cpus': 1, 'gpus': 0}) # per run
