@@ -4,12 +4,13 @@
 
 # %% ../nbs/03_engines.ipynb #c2eb296a
 from __future__ import annotations
-import contextlib, io, math, os, random, time, types
+import contextlib, io, math, os, random, sys, time, types
 from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
+from tqdm import tqdm
 from torch import nn
 from .core import RunConfig, Registry, resolve_device, set_seed, set_threads
 from .data import IGNORE_INDEX, eval_batches, make_data
@@ -143,7 +144,8 @@ class Trainer:
         self.round = self.step = self.samples = 0
         self.wall_s, self.history, self.stop_reason, self.diverged = 0.0, [], None, False
         self.block_steps = [0] * self.n_blocks
-        self.loggers = [print] if verbose else []
+        self.verbose, self._bar = verbose, None  # the progress bar while `fit` runs (verbose only)
+        self.loggers = [self._console] if verbose else []
         self.timings = None  # a dict of seconds per phase once a callback sets it (see `enable_timings`)
         if cfg.training_mode not in ENGINES:
             raise ValueError(f"training_mode={cfg.training_mode!r} needs its engine registered: "
@@ -166,6 +168,11 @@ class Trainer:
         for cb in self.callbacks:
             f = getattr(cb, event, None)
             if f is not None: f(self)
+
+    def _console(self, line:str):
+        "Print `line`, above the progress bar when there is one."
+        if self._bar is not None: self._bar.write(line)
+        else: print(line)
 
     def log(self, line:str):
         "Show `line` on every logger (the console, the run's `events.log`)."
@@ -317,18 +324,21 @@ def fit(self:Trainer) -> 'Trainer':
     cfg = self.cfg
     self._step_callbacks = [cb.after_step for cb in self.callbacks if hasattr(cb, 'after_step')]
     self.model.train(); self('before_fit')
+    if self.verbose: self._bar = tqdm(total=self.total_steps, initial=self.step, unit='step', leave=False, dynamic_ncols=True)
     try:
         while self.round < cfg.rounds and not self.stop_reason:
             t0 = time.perf_counter()
             self('before_round'); self.engine.run_round(); self.round += 1
             self.wall_s += time.perf_counter() - t0
             self('after_round')
+            if self._bar is not None: self._bar.update(self.step - self._bar.n)
             if self.round % cfg.report_sampling_rate == 0 or self.round == cfg.rounds: self.report()
     except Diverged as e:
         self.diverged, self.stop_reason = True, str(e)
         self.log(f"diverged: {e}")
     finally:
         for p in self.model.parameters(): p.requires_grad_(True)
+        if self._bar is not None: self._bar.close(); self._bar = None
         self('after_fit')
     if self.stop_reason and not self.diverged: self.log(f"stopped: {self.stop_reason}")
     return self
