@@ -14,8 +14,18 @@ $(STAMP): settings.ini setup.py
 
 install: $(STAMP)
 
+# the bcd study's cpu profile end to end: the sweep (notebook mode; finished runs are skipped), then its figures notebook
+DEMO_RUNS   := $(CURDIR)/runs/bcd
+DEMO_REPORT := $(CURDIR)/runs/bcd-report
 demo: $(STAMP)
-	@$(VENV)/bin/blockopt demo
+	@$(VENV)/bin/blockopt sweep papers/bcd/sweep.yaml --profile cpu --runs_dir $(DEMO_RUNS) --quiet
+	@mkdir -p $(DEMO_REPORT)
+	@$(VENV)/bin/papermill papers/bcd/figures.ipynb $(DEMO_REPORT)/figures.ipynb -k python3 --no-progress-bar \
+	  -p runs_dir $(DEMO_RUNS) -p out_dir $(DEMO_REPORT) -p sweep bcd >/dev/null 2>$(DEMO_REPORT).log \
+	  || { tail -30 $(DEMO_REPORT).log; exit 1; }
+	@for t in $(DEMO_REPORT)/rounds_to_convergence_*.md; do echo; cat $$t; done
+	@echo; echo "tables and figures (md, tex, png, pdf): $(DEMO_REPORT)/"
+	@echo "executed notebooks: $(DEMO_REPORT)/figures.ipynb and $(DEMO_RUNS)/<run_id>/run.ipynb (one per run)"
 
 # notebooks and package must already be in sync: cleaning and exporting may not change a file
 sync: $(STAMP)
