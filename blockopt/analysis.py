@@ -21,7 +21,8 @@ from .models.mlp import mlp_widths
 # %% auto #0
 __all__ = ['ALWAYS', 'CACHE_VERSION', 'AXES', 'REDUCTIONS', 'config_columns', 'load_runs', 'load_measurements', 'final', 'best',
            'import_legacy_reports', 'import_corruption_results', 'import_corruption_summary', 'import_psa_trials',
-           'write_imported_runs', 'import_legacy', 'rounds_to_convergence', 'convergence_table', 'summarize', 'winners']
+           'write_imported_runs', 'import_legacy', 'rounds_to_convergence', 'convergence_table', 'summarize', 'winners',
+           'to_markdown', 'to_latex', 'mlp_parameters', 'architecture_table', 'trial_accuracy_table', 'metrics_json']
 
 # %% ../nbs/07_analysis.ipynb #c5c37923
 ALWAYS = ('model', 'dataset_name', 'training_mode', 'seed')  # config columns kept even when they do not vary
@@ -594,3 +595,101 @@ def winners(table:pd.DataFrame, # a `summarize` result with two `by` columns (ro
         out.loc[r, 'Winner'] = '—' if not win else str(win[0]) if len(win) == 1 else 'Tie: ' + '/'.join(map(str, win))
     out.columns.name = None
     return out
+
+# %% ../nbs/07_analysis.ipynb #22957208
+def _fmt(v, digits:int=4, na:str='—') -> str:
+    "A cell as text: missing → `na`, integral floats as integers, others with up to `digits` decimals."
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA: return na
+    if isinstance(v, (float, np.floating)):
+        if np.isinf(v): return '∞' if v > 0 else '-∞'
+        if float(v).is_integer(): return str(int(v))
+        return f"{v:.{digits}f}".rstrip('0').rstrip('.')
+    if isinstance(v, tuple): return ','.join(map(str, v))
+    return str(v)
+
+def _with_index(table:pd.DataFrame) -> pd.DataFrame:
+    "The table with a meaningful (named or non-range) index as leading column(s)."
+    if isinstance(table.index, pd.RangeIndex) and table.index.name is None: return table
+    return table.reset_index()
+
+def to_markdown(table:pd.DataFrame, # any table of this module
+                digits:int=4, # decimals of floats
+                na:str='—', # text of missing values
+               ) -> str:
+    "The table as a GitHub Markdown table (numbers right-aligned)."
+    t = _with_index(table)
+    cols = [_fmt(c, digits) if not isinstance(c, str) else c for c in t.columns]
+    num = [pd.api.types.is_numeric_dtype(t[c]) for c in t.columns]
+    lines = ['| ' + ' | '.join(cols) + ' |', '|' + '|'.join('---:' if n else ':---' for n in num) + '|']
+    for row in t.itertuples(index=False):
+        lines.append('| ' + ' | '.join(_fmt(v, digits, na).replace('|', '\\|') for v in row) + ' |')
+    return '\n'.join(lines) + '\n'
+
+# %% ../nbs/07_analysis.ipynb #3a39eb11
+def to_latex(table:pd.DataFrame, # any table of this module
+             caption:str=None, # the table's caption
+             label:str=None, # its \label (e.g. 'tab:rounds')
+             digits:int=4, # decimals of floats
+             na:str='---', # text of missing values (an em dash in LaTeX)
+             wide:int=6, # wrap in \resizebox when the table has more columns than this
+             position:str='ht', # the float's placement
+            ) -> str:
+    "The table as a booktabs LaTeX table (caption, label, \\resizebox when wide), via pandas' Styler."
+    t = _with_index(table)
+    t = t.map(lambda v: _fmt(v, digits, na)) if hasattr(t, 'map') else t.applymap(lambda v: _fmt(v, digits, na))
+    t.columns = [_fmt(c, digits) if not isinstance(c, str) else c for c in t.columns]
+    st = t.style.hide(axis='index').format(escape='latex').format_index(escape='latex', axis=1)
+    st = st.format_index(lambda c: f"\\textbf{{{c}}}", axis=1, escape='latex')
+    tex = st.to_latex(hrules=True, caption=caption, label=label, position=position, position_float='centering',
+                      column_format='l' + 'r' * (t.shape[1] - 1))
+    tex = re.sub(r'\*\*(.+?)\*\*', r'\\textbf{\1}', tex).replace('±', '$\\pm$').replace('—', '---')
+    if t.shape[1] > wide:
+        tex = tex.replace('\\begin{tabular}', '\\resizebox{\\textwidth}{!}{%\n\\begin{tabular}', 1)
+        tex = tex.replace('\\end{tabular}', '\\end{tabular}\n}', 1)
+    return tex
+
+# %% ../nbs/07_analysis.ipynb #e2d19a2d
+def mlp_parameters(architecture:str, # 'L*W'
+                   n_inputs:int=784, # input features (MNIST: 784)
+                   n_classes:int=10, # outputs
+                  ) -> int:
+    "The parameter count of the PSA MLP `L*W` (L hidden layers of width W, then a linear head)."
+    widths = [n_inputs, *mlp_widths([architecture]), n_classes]
+    return sum(a * b + b for a, b in zip(widths, widths[1:]))
+
+def architecture_table(architectures, # e.g. ['1*2048', '2*939', '939*2']
+                       asymmetric=None, # the architectures outside the matched design (default: depth > width)
+                       n_inputs:int=784, n_classes:int=10,
+                      ) -> pd.DataFrame:
+    "Architecture, Parameters (with thousands separators) and Parameter Matching (Matched / Asymmetric)."
+    def is_asym(a):
+        if asymmetric is not None: return a in set(asymmetric)
+        depth, width = map(int, a.split('*')); return depth > width
+    return pd.DataFrame({'Architecture': list(architectures),
+                         'Parameters': [f"{mlp_parameters(a, n_inputs, n_classes):,}" for a in architectures],
+                         'Parameter Matching': ['Asymmetric' if is_asym(a) else 'Matched' for a in architectures]})
+
+# %% ../nbs/07_analysis.ipynb #9cb1725d
+def trial_accuracy_table(df:pd.DataFrame, # PSA runs (native or `import_psa_trials`), with `config` and `ablation`
+                         metric:str='val_acc', # the accuracy whose peak is compared
+                         tol:float=0.01, # ties, in points
+                         modes=None, # the columns (default: the modes present, in ABLATIONS order)
+                        ) -> pd.DataFrame:
+    "Mean ± std of the peak `metric` (in %) per architecture × PSA mode, winners in bold, a Winner column."
+    df = df.assign(Architecture=df['config'].map(lambda c: ','.join(map(str, c)) if isinstance(c, tuple) else c))
+    summary = summarize(df, ['Architecture', 'ablation'], metric, reduce='best')
+    modes = modes or [m for m in ABLATIONS if m in set(summary.ablation)]
+    return winners(summary, tol, scale=100, order=modes)
+
+# %% ../nbs/07_analysis.ipynb #68589433
+def metrics_json(table:pd.DataFrame, # any table
+                 path=None, # write it here too (atomically)
+                ) -> str:
+    "The table as a JSON list of records (index included when it has a name), NaN as null."
+    t = _with_index(table)
+    records = [{str(k): (None if (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA else
+                         v.item() if isinstance(v, np.generic) else list(v) if isinstance(v, tuple) else v)
+                for k, v in row.items()} for row in t.to_dict('records')]
+    text = json.dumps(records, indent=1)
+    if path is not None: atomic_write(path, text + '\n')
+    return text
