@@ -19,10 +19,12 @@ from .measure import COLUMNS as MEASUREMENT_COLUMNS
 from .models.mlp import mlp_widths
 
 # %% auto #0
-__all__ = ['ALWAYS', 'CACHE_VERSION', 'AXES', 'REDUCTIONS', 'config_columns', 'load_runs', 'load_measurements', 'final', 'best',
-           'import_legacy_reports', 'import_corruption_results', 'import_corruption_summary', 'import_psa_trials',
-           'write_imported_runs', 'import_legacy', 'rounds_to_convergence', 'convergence_table', 'summarize', 'winners',
-           'to_markdown', 'to_latex', 'mlp_parameters', 'architecture_table', 'trial_accuracy_table', 'metrics_json']
+__all__ = ['ALWAYS', 'CACHE_VERSION', 'AXES', 'REDUCTIONS', 'REGIMES', 'BASELINE_MODES', 'ABLATIVE_MODES', 'TABLES', 'FORMATS',
+           'config_columns', 'load_runs', 'load_measurements', 'final', 'best', 'import_legacy_reports',
+           'import_corruption_results', 'import_corruption_summary', 'import_psa_trials', 'write_imported_runs',
+           'import_legacy', 'rounds_to_convergence', 'convergence_table', 'summarize', 'winners', 'to_markdown',
+           'to_latex', 'mlp_parameters', 'architecture_table', 'trial_accuracy_table', 'metrics_json',
+           'classify_regime', 'classify_regimes', 'meta_loop_table', 'report']
 
 # %% ../nbs/07_analysis.ipynb #c5c37923
 ALWAYS = ('model', 'dataset_name', 'training_mode', 'seed')  # config columns kept even when they do not vary
@@ -693,3 +695,91 @@ def metrics_json(table:pd.DataFrame, # any table
     text = json.dumps(records, indent=1)
     if path is not None: atomic_write(path, text + '\n')
     return text
+
+# %% ../nbs/07_analysis.ipynb #c6ef151c
+REGIMES = ('failure', 'chaotic', 'beneficial regularisation', 'optimally sized')
+BASELINE_MODES, ABLATIVE_MODES = ('none', 'decay', 'dropout'), ('hidden', 'output', 'full')
+
+def classify_regime(trials, # mode → trial values in %, or a DataFrame with one column per mode
+                    zero_r:float=11.02, # the ZeroR accuracy of the split, in %
+                    min_sigma:float=0.5, # the floor of σ, in points
+                    chaos_gap:float=0.5, # ablative mean above baseline mean by more than this: chaotic
+                    chaos_std:float=15.0, # a baseline std above this: chaotic
+                   ) -> str:
+    "The PSA training regime (one of `REGIMES`) of one architecture from its trials per mode."
+    trials = {m: pd.Series(v, dtype=float).dropna() for m, v in (trials.items() if isinstance(trials, dict) else trials.items())}
+    missing = [m for m in (*BASELINE_MODES, *ABLATIVE_MODES) if m not in trials or trials[m].empty]
+    if missing: raise ValueError(f"trials={sorted(trials)!r} is invalid: expected values for every mode of {', '.join(BASELINE_MODES + ABLATIVE_MODES)} (missing {', '.join(missing)})")
+    mean = {m: v.mean() for m, v in trials.items()}; std = {m: v.std(ddof=0) for m, v in trials.items()}
+    top = {m: v.max() for m, v in trials.items()}
+    base, abl = np.mean([mean[m] for m in BASELINE_MODES]), np.mean([mean[m] for m in ABLATIVE_MODES])
+    sigma = max(float(np.std([mean[m] for m in BASELINE_MODES])), min_sigma)
+    eps = 1e-9
+    if max(top.values()) <= zero_r + eps: return 'failure'
+    if (all(top[m] <= zero_r + eps for m in BASELINE_MODES) and any(top[m] > zero_r + eps for m in ABLATIVE_MODES)) \
+       or abl > base + chaos_gap or any(std[m] > chaos_std for m in BASELINE_MODES): return 'chaotic'
+    if all(abs(mean[m] - base) <= sigma for m in ABLATIVE_MODES): return 'beneficial regularisation'
+    return 'optimally sized'
+
+def classify_regimes(df:pd.DataFrame, # PSA runs with `config` and `ablation`
+                     metric:str='val_acc', # the accuracy (fraction) whose peak per run is used
+                     **kwargs, # passed to `classify_regime`
+                    ) -> pd.Series:
+    "The regime of every architecture in `df` (peak `metric` per run, in %)."
+    peak = best(df, metric)
+    arch = peak['config'].map(lambda c: ','.join(map(str, c)) if isinstance(c, tuple) else c)
+    return pd.Series({a: classify_regime({m: g[metric].to_numpy() * 100 for m, g in grp.groupby('ablation')}, **kwargs)
+                      for a, grp in peak.groupby(arch, sort=False)}, name='regime')
+
+# %% ../nbs/07_analysis.ipynb #f68b600b
+def meta_loop_table(df:pd.DataFrame, # PSA runs (`round` = meta-loop)
+                    kind:str='convergence', # 'convergence' (accuracy per loop) or 'lkg_growth'
+                    metric:str='val_acc', # the accuracy per loop (a fraction)
+                    initial:float=0.0, # the LKG before the first loop (a fraction)
+                   ) -> pd.DataFrame:
+    "Per run (rows) and meta-loop (columns): validation accuracy or LKG growth in %, then 'Final test'."
+    _check('kind', kind, ('convergence', 'lkg_growth'))
+    keys = ['run_id', *[c for c in ('config', 'ablation', 'seed') if c in df]]
+    wide = df.pivot_table(index=keys, columns='round', values=metric, aggfunc='last', sort=False) * 100
+    if kind == 'lkg_growth':
+        lkg = wide.T.cummax().T.ffill(axis=1)
+        wide = lkg.diff(axis=1).fillna(0.0)
+        wide.iloc[:, 0] = (lkg.iloc[:, 0] - initial * 100).clip(lower=0)
+    wide.columns = [f"Meta-Loop {c}" for c in wide.columns]
+    if 'test_acc' in df:
+        wide['Final test'] = final(df).set_index(keys)['test_acc'].reindex(wide.index) * 100
+    return wide
+
+# %% ../nbs/07_analysis.ipynb #0a170e60
+TABLES, FORMATS = ('rounds', 'summary', 'winners'), ('md', 'latex', 'csv')
+
+def report(runs_dir, # the runs directory
+           table:str='rounds', # 'rounds' (rounds to convergence), 'summary' or 'winners'
+           metric:str='test_acc', # the metric of the table
+           by=('K', 'step_size'), # grouping columns (rows, then columns)
+           acc_threshold:float=None, # for 'rounds': the accuracy to reach
+           fmt:str='md', # 'md', 'latex' or 'csv'
+           loss_threshold:float=None, # for 'rounds': the loss to reach (instead of or with the accuracy)
+           axis:str='round', # for 'rounds': count rounds, steps or samples
+           caption:str=None, label:str=None, # for 'latex'
+          ) -> str:
+    "The table `table` of the runs under `runs_dir`, rendered as Markdown, LaTeX or CSV."
+    _check('table', table, TABLES); _check('fmt', fmt, FORMATS); _check('axis', axis, AXES)
+    by = [b.strip() for b in by.split(',') if b.strip()] if isinstance(by, str) else list(by)
+    if not by: raise ValueError("by=[] is invalid: expected one or more config columns, e.g. K,step_size")
+    if table == 'winners' and len(by) != 2: raise ValueError(f"by={','.join(by)!r} is invalid for table='winners': expected two columns (rows, columns)")
+    if table == 'rounds' and acc_threshold is None and loss_threshold is None:
+        raise ValueError("acc_threshold=None is invalid for table='rounds': expected a number, e.g. 0.9 (or a loss_threshold)")
+    if not Path(runs_dir).is_dir(): raise ValueError(f"runs_dir={str(runs_dir)!r} is invalid: expected a folder of run directories")
+    df = load_runs(runs_dir, columns=by)
+    if df.empty: raise ValueError(f"runs_dir={str(runs_dir)!r} is invalid: it holds no run with metrics")
+    for b in by:
+        if b not in df: _check('by', b, _run_columns(df)[2:])
+    if metric not in df: _check('metric', metric, [c for c in df.columns if _METRIC.search(str(c))])
+    if table == 'rounds':
+        t = convergence_table(df, acc_threshold, loss_threshold, axis, metric, rows=by[0], columns=by[1] if len(by) > 1 else None)
+    elif table == 'summary': t = summarize(df, by, metric)
+    else: t = winners(summarize(df, by, metric), rows=by[0], columns=by[1])
+    if fmt == 'md': return to_markdown(t)
+    if fmt == 'latex': return to_latex(t, caption=caption, label=label)
+    return _with_index(t).to_csv(index=False)
