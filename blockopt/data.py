@@ -12,13 +12,14 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 import torch
-from .core import Registry, atomic_write, default_data_root
+from .core import AUGMENT_POLICIES, Registry, atomic_write, default_data_root
 
 # %% auto #0
 __all__ = ['TASKS', 'SPLITS', 'IGNORE_INDEX', 'DATASETS', 'DatasetInfo', 'register_dataset', 'dataset_info',
            'DatasetUnavailableError', 'sorting_sequences', 'dataset_table', 'Split', 'DatasetSplit', 'split_indices',
-           'load_splits', 'load_dataset', 'Normalize', 'RandomCropFlip', 'PixelCorruption', 'Compose', 'TensorLoader',
-           'eval_batches', 'DatasetLoader', 'train_transform', 'Data', 'make_data', 'class_balance', 'zero_r']
+           'load_splits', 'load_dataset', 'Normalize', 'RandomCropFlip', 'PixelCorruption', 'AugmentPolicy', 'Compose',
+           'TensorLoader', 'eval_batches', 'DatasetLoader', 'train_transform', 'Data', 'make_data', 'class_balance',
+           'zero_r', 'nearest_class_mean_accuracy']
 
 # %% ../nbs/01_data.ipynb #6215e9c2
 TASKS = ('classification', 'regression', 'sequence')
@@ -492,6 +493,30 @@ class PixelCorruption:
 
     def __repr__(self): return f"PixelCorruption(p={self.p})"
 
+# %% ../nbs/01_data.ipynb #2651ed78
+class AugmentPolicy:
+    "Batch transform: torchvision v2 RandAugment or TrivialAugmentWide on each image, in uint8 pixel space."
+    def __init__(self, policy:str, # 'randaugment' or 'trivialaugment'
+                 mean=None, # the data's normalisation (None: the data are in [0, 1] pixel space)
+                 std=None,
+                ):
+        if policy not in AUGMENT_POLICIES[1:]:
+            raise ValueError(f"augment_policy={policy!r} is invalid: expected one of {', '.join(map(repr, AUGMENT_POLICIES))}")
+        from torchvision.transforms import v2
+        self.policy, self.mean, self.std = policy, mean, std
+        self.op = v2.RandAugment(num_ops=2, magnitude=9) if policy == 'randaugment' else v2.TrivialAugmentWide()
+
+    def __call__(self, x, generator=None):
+        seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device if generator is not None else 'cpu'))
+        pixels = x if self.mean is None else x * _per_channel(self.std, x) + _per_channel(self.mean, x)
+        u8 = (pixels * 255).round_().clamp_(0, 255).to(torch.uint8)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            out = torch.stack([self.op(img) for img in u8]).to(x.dtype).div_(255)
+        return out if self.mean is None else Normalize(self.mean, self.std)(out)
+
+    def __repr__(self): return f"AugmentPolicy({self.policy!r})"
+
 # %% ../nbs/01_data.ipynb #d0468715
 class Compose:
     "Batch transforms applied in order, all drawing from the same generator."
@@ -623,16 +648,22 @@ class DatasetLoader(_EpochLoader):
 def train_transform(info:DatasetInfo, # the dataset
                     augment:bool=False, # random crop (and flip, where it makes sense)
                     corruption_p:float=0., # probability that a pixel is replaced by noise
+                    augment_policy:str='none', # 'none', 'randaugment' or 'trivialaugment' (see `AugmentPolicy`)
                    ):
-    "The batch transforms of training batches: crop/flip if `augment`, then pixel corruption; None if neither."
+    "The batch transforms of training batches: crop/flip if `augment`, the augment policy, then pixel corruption; None if none."
     if augment and info.augmentation is None:
         raise ValueError(f"augment=True is invalid for {info.name!r}: it offers no augmentation (input shape {info.input_shape})")
+    if augment_policy not in AUGMENT_POLICIES:
+        raise ValueError(f"augment_policy={augment_policy!r} is invalid: expected one of {', '.join(map(repr, AUGMENT_POLICIES))}")
+    if augment_policy != 'none' and (info.augmentation is None or len(info.input_shape) != 3):
+        raise ValueError(f"augment_policy={augment_policy!r} is invalid for {info.name!r}: it needs images (input shape {info.input_shape})")
     if corruption_p and info.task != 'classification':
         raise ValueError(f"corruption_p={corruption_p} is invalid for {info.name!r}: pixel corruption needs image classification data")
     fill = 0. if info.mean is None else tuple(-m / s for m, s in zip(info.mean, info.std))  # black, normalised
     crop = RandomCropFlip(**info.augmentation, fill=fill) if augment else None
+    policy = AugmentPolicy(augment_policy, info.mean, info.std) if augment_policy != 'none' else None
     corrupt = PixelCorruption(corruption_p, info.mean, info.std) if corruption_p else None
-    return Compose(crop, corrupt) if crop or corrupt else None
+    return Compose(crop, policy, corrupt) if crop or policy or corrupt else None
 
 # %% ../nbs/01_data.ipynb #45ac8a97
 @dataclass
@@ -651,7 +682,7 @@ def make_data(cfg, # a `blockopt.core.RunConfig` (or anything with its data fiel
     info = dataset_info(cfg.dataset_name)
     splits = load_splits(cfg.dataset_name, cfg.data_root, device, download, val_size=cfg.val_size,
                          split_seed=cfg.split_seed, max_train_samples=cfg.max_train_samples)
-    transform = train_transform(info, cfg.augment, cfg.corruption_p)
+    transform = train_transform(info, cfg.augment, cfg.corruption_p, getattr(cfg, 'augment_policy', 'none'))
     if info.in_memory: train = TensorLoader(splits['train'], cfg.batch_size, seed=cfg.seed, transform=transform)
     else: train = DatasetLoader(splits['train'], cfg.batch_size, seed=cfg.seed, transform=transform, device=device)
     return Data(train, splits['val'], splits['test'], info)
@@ -687,3 +718,23 @@ def zero_r(name_or_splits, # a dataset name, a dict of splits, a list of splits,
     counts = class_balance(name_or_splits, data_root, **kwargs)
     majority = counts['train' if 'train' in counts else counts.columns[0]].idxmax()
     return (counts.loc[majority] / counts.sum()).rename(f'ZeroR (class {majority})')
+
+# %% ../nbs/01_data.ipynb #9b4b1b58
+def nearest_class_mean_accuracy(name_or_splits, # a dataset name, a dict of splits, a list of splits, or a `Data`
+                                data_root=None, # cache folder, for a dataset name
+                                **kwargs, # `load_splits` arguments, for a dataset name
+                               ) -> pd.Series:
+    "Accuracy on each split of labelling a sample by the nearest class mean of the clean 'train' split."
+    splits = _labelled_splits(name_or_splits, data_root, **kwargs)
+    if 'train' not in splits: raise ValueError(f"nearest_class_mean_accuracy needs a 'train' split; got {', '.join(splits)}")
+    tr = splits['train']
+    if not isinstance(tr, Split): raise ValueError("nearest_class_mean_accuracy needs in-memory splits (a Split), not data read from disk")
+    x, y = tr.x.flatten(1).double(), tr.y
+    classes = torch.unique(y)
+    means = torch.stack([x[y == c].mean(0) for c in classes])
+    acc = {}
+    for k, s in splits.items():
+        if not len(s): acc[k] = float('nan'); continue
+        pred = classes[torch.cdist(s.x.flatten(1).double().to(means.device), means).argmin(1)]
+        acc[k] = float((pred == s.y.to(pred.device)).double().mean())
+    return pd.Series(acc, name='nearest class mean')
