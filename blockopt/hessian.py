@@ -5,6 +5,7 @@
 # %% ../nbs/04a_hessian.ipynb #8b4e9825
 from __future__ import annotations
 import contextlib, copy, math, typing, warnings
+from fastcore.basics import patch
 import numpy as np
 import torch
 from torch import nn
@@ -165,9 +166,10 @@ def _flat_grad(op, loss, create_graph):
     gs = torch.autograd.grad(loss, op.params, create_graph=create_graph, allow_unused=True)
     return flatten([torch.zeros_like(p) if g is None else g for g, p in zip(gs, op.params)])
 
-def _gradient(op:HessianOperator) -> torch.Tensor:
+@patch
+def gradient(self:HessianOperator) -> torch.Tensor:
     "The flat gradient of the loss (mean over the operator's batches) at the current parameters."
-    return sum(w * _flat_grad(op, _loss(op, i), False) for i, w in enumerate(op.weights))
+    return sum(w * _flat_grad(self, _loss(self, i), False) for i, w in enumerate(self.weights))
 
 # %% ../nbs/04a_hessian.ipynb #1d002b9e
 def _unflat_rows(op, grads, k):
@@ -201,7 +203,8 @@ def _products_func(op, i, V):
     with _quiet_forward_ad(): return vmap(hv, randomness='same')(V) if len(V) > 1 else hv(V[0])[None]
 
 # %% ../nbs/04a_hessian.ipynb #2ae54ded
-def _matmat(self:HessianOperator, V:torch.Tensor # vectors as rows, shape (k, n)
+@patch
+def matmat(self:HessianOperator, V:torch.Tensor # vectors as rows, shape (k, n)
            ) -> torch.Tensor:
     "`H v` for every row `v` of `V`, shape (k, n)."
     V = torch.as_tensor(V)
@@ -217,22 +220,21 @@ def _matmat(self:HessianOperator, V:torch.Tensor # vectors as rows, shape (k, n)
     self.n_products += len(V)
     return outs[0] if len(outs) == 1 else torch.cat(outs) if outs else V.clone()
 
-def _matvec(self:HessianOperator, v:torch.Tensor # a flat vector of length n
+@patch
+def matvec(self:HessianOperator, v:torch.Tensor # a flat vector of length n
            ) -> torch.Tensor:
     "`H v` for one flat vector."
     v = torch.as_tensor(v)
     if v.numel() != self.n: raise ValueError(f"vector has {v.numel()} entries: expected {self.n} for blocks {self.blocks}")
     return self.matmat(v.reshape(1, -1))[0]
 
-def _index(self:HessianOperator, blocks:list # block indices among the operator's
+@patch
+def index(self:HessianOperator, blocks:list # block indices among the operator's
           ) -> torch.Tensor:
     "Positions of `blocks`' parameters in the operator's flat vectors."
     bad = [b for b in (blocks or []) if b not in self.slices]
     if bad or not blocks: raise ValueError(f"blocks={blocks!r} is invalid: expected a non-empty list among the operator's blocks {self.blocks}")
     return torch.cat([torch.arange(self.slices[b].start, self.slices[b].stop, device=self.device) for b in sorted(set(blocks))])
-
-HessianOperator.matmat, HessianOperator.matvec, HessianOperator.index = _matmat, _matvec, _index
-HessianOperator.gradient = _gradient
 
 # %% ../nbs/04a_hessian.ipynb #a5be0074
 class _Restricted:
@@ -259,8 +261,8 @@ class _Restricted:
 
 def _operator(model, loss_fn, batch, blocks=None, **kwargs):
     "A `HessianOperator` for the arguments, or a given operator restricted to `blocks`."
-    if not isinstance(model, (HessianOperator, _Restricted)):
-        return HessianOperator(model, loss_fn, batch, blocks=blocks, **kwargs)
+    if not hasattr(model, 'matmat'): return HessianOperator(model, loss_fn, batch, blocks=blocks, **kwargs)
+    if not isinstance(model, (HessianOperator, _Restricted)) and blocks is None: return model  # any linear operator with `matmat`, `n`, `dtype`, `device`
     if blocks is None or sorted(set(blocks)) == model.blocks: return model
     model.index(blocks)  # validates: the blocks must be among the operator's
     return _Restricted(model.op if isinstance(model, _Restricted) else model, blocks)
@@ -498,10 +500,13 @@ class TraceEstimate(_TraceEstimateBase):
     def __repr__(self): return f"TraceEstimate({self.estimate:.6g} ± {self.stderr:.2g}, {self.method}, n_products={self.n_products})"
 
 # %% ../nbs/04a_hessian.ipynb #e6c0360e
-def _hutchinson(op, n, gen):
-    "Hutchinson on `n` Rademacher probes: the mean of `vᵀHv` and its standard error."
-    G = _rademacher((n, op.n), gen, op.dtype, op.device)
-    s = (op.matmat(G) * G).sum(1).double().cpu().numpy()
+def _hutchinson(op, n, gen, first=None):
+    "Hutchinson on `n` Rademacher probes (reusing the quadratic forms `first`): the mean of `vᵀHv` and its standard error."
+    s = [] if first is None else [first]
+    if n - sum(len(f) for f in s) > 0:
+        G = _rademacher((n - sum(len(f) for f in s), op.n), gen, op.dtype, op.device)
+        s.append((op.matmat(G) * G).sum(1).double().cpu())
+    s = torch.cat(s).numpy()
     return s.mean(), (s.std(ddof=1) / math.sqrt(n) if n > 1 else math.inf)
 
 def _hutchpp(op, n, gen):
@@ -515,22 +520,51 @@ def _hutchpp(op, n, gen):
     s = (op.matmat(G) * G).sum(1).double().cpu().numpy()
     return top + s.mean(), (s.std(ddof=1) / math.sqrt(l) if l > 1 else math.inf)
 
+def _xtrace(op, n, gen, adaptive=False):
+    "XTrace with `n` products (or, if `adaptive`, Hutchinson when deflation would not pay): estimate, stderr, method."
+    k = n // 2
+    W = _rademacher((k, op.n), gen, op.dtype, op.device)
+    Y = op.matmat(W)                                     # rows y_i = H w_i
+    Q, R = torch.linalg.qr(Y.T.double())                 # (op.n, k), (k, k)
+    d = R.diagonal().abs()
+    if d.min() <= 1e-10 * d.max():                       # the sketch has captured H: its trace is exact
+        Qr = Q[:, d > 1e-10 * d.max()].to(op.dtype)
+        return float((op.matmat(Qr.T) * Qr.T).sum()), 0., 'xtrace'
+    Rinv = torch.linalg.inv(R)
+    if adaptive and float((1 / (Rinv**2).sum(1)).mean()) >= (k / n) * float((Y.double()**2).sum(1).mean()):
+        return (*_hutchinson(op, n, gen, (Y * W).sum(1).double().cpu()), 'hutchinson')
+    Z = op.matmat(Q.T.to(op.dtype)).double()             # rows z_j = H q_j
+    M = Q.T @ Z.T; M = (M + M.T) / 2                     # QᵀHQ
+    S = Rinv.T / Rinv.T.norm(dim=0, keepdim=True)        # s_i: Q₋ᵢQ₋ᵢᵀ = Q (I − s_i s_iᵀ) Qᵀ
+    Om = W.T.double()
+    C = Q.T @ Om; C = C - S * (S * C).sum(0, keepdim=True)  # c_i = (I − s_i s_iᵀ) Qᵀ w_i
+    t = M.trace() - (S * (M @ S)).sum(0) + ((Om - Q @ C) * (Y.T.double() - Z.T @ C)).sum(0)  # leave-one-out estimates
+    t = t.cpu().numpy()
+    return t.mean(), t.std(ddof=1) / math.sqrt(k), 'xtrace'
+
+# %% ../nbs/04a_hessian.ipynb #03312103
+_TRACE_METHODS = dict(adaptive=4, xtrace=4, **{'hutch++': 3}, hutchinson=1)  # method -> fewest products
+
 def trace(model:nn.Module, # a model with `blocks` (or a `HessianOperator`)
           loss_fn, # `loss_fn(outputs, targets)`, a mean over the batch
           batch, # an `(inputs, targets)` pair, or a list of them
           n_products:int=100, # Hessian-vector products to spend
-          method:str='hutch++', # 'hutch++' or 'hutchinson'
+          method:str='adaptive', # 'adaptive' (XTrace or Hutchinson, whichever the first half predicts better), 'xtrace', 'hutch++' or 'hutchinson'
           blocks:list=None, # block indices (all blocks if None): trace of H restricted to them
           seed:int=0, # seed of the probes
           **kwargs, # `mode`, `dtype`, `backend` of `HessianOperator`
          ) -> TraceEstimate:
     "Stochastic estimate of the Hessian's trace over `blocks`, with its standard error."
-    if method not in ('hutch++', 'hutchinson'): raise ValueError(f"method={method!r} is invalid: expected one of 'hutch++', 'hutchinson'")
-    least = 3 if method == 'hutch++' else 1
+    if method not in _TRACE_METHODS: raise ValueError(f"method={method!r} is invalid: expected one of {', '.join(map(repr, _TRACE_METHODS))}")
+    least = _TRACE_METHODS[method]
     if not isinstance(n_products, int) or n_products < least:
         raise ValueError(f"n_products={n_products!r} is invalid: expected an integer >= {least} for {method}")
     op = _operator(model, loss_fn, batch, blocks, **kwargs)
-    est, se = (_hutchpp if method == 'hutch++' else _hutchinson)(op, n_products, torch.Generator().manual_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
+    if method in ('adaptive', 'xtrace'):
+        est, se, used = _xtrace(op, n_products, gen, adaptive=method == 'adaptive')
+        return TraceEstimate(est, se, n_products, used if method == 'xtrace' else f'adaptive ({used})')
+    est, se = (_hutchpp if method == 'hutch++' else _hutchinson)(op, n_products, gen)
     return TraceEstimate(est, se, n_products, method)
 
 # %% ../nbs/04a_hessian.ipynb #2047bc4b
