@@ -4,13 +4,14 @@
 
 # %% ../nbs/10_cli.ipynb #8bb67fde
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, json, os, sys, time, warnings
 from pathlib import Path
 import pandas as pd
-from .core import RunConfig, add_config_flags, config_from_args, did_you_mean
+from .core import RunConfig, atomic_write, add_config_flags, config_from_args, did_you_mean
 from .data import DatasetUnavailableError, class_balance, load_splits, zero_r
 from .runs import RunClaimed, RunDir
 from .run import run_config
+from .analysis import import_legacy
 from .sweep import EXECUTORS, SpecError, Sweep, print_status, read_manifests, run_sweep, show_status
 
 # %% auto #0
@@ -115,6 +116,25 @@ def _add_sweep_commands(sub):
     t.add_argument('--quiet', action='store_true', help='no progress bar')
     t.set_defaults(func=_status_command)
 
+# %% ../nbs/10_cli.ipynb #10468ce3
+def _report_command(args) -> int:
+    if args.import_legacy:
+        if not Path(args.import_legacy).exists(): raise ValueError(f"import_legacy={args.import_legacy!r} is invalid: no such file or folder")
+        with warnings.catch_warnings():  # the malformed lines are counted below
+            warnings.simplefilter('ignore'); n = import_legacy(args.import_legacy, args.runs_dir or 'runs/legacy')
+        print(f"imported {n['written']} new runs of {n['runs']} found into {args.runs_dir or 'runs/legacy'}"
+              + (f"; {n['malformed']} malformed lines skipped" if n['malformed'] else ''))
+        return 0
+    raise ValueError("import_legacy is missing: give --import-legacy OLD_REPORTS_DIR")
+
+def _add_report_command(sub):
+    "The `report` sub-command (for now: importing old reports)."
+    r = sub.add_parser('report', help='import old reports as run directories')
+    r.add_argument('--import-legacy', '--import_legacy', dest='import_legacy', metavar='OLD_REPORTS_DIR',
+                   help='import the old reports under this folder into --runs_dir (default runs/legacy)')
+    r.add_argument('--runs_dir', help='where the imported runs go (default: runs/legacy)')
+    r.set_defaults(func=_report_command)
+
 # %% ../nbs/10_cli.ipynb #1856a469
 def _demo(args) -> int:
     root = Path(args.runs_dir)
@@ -153,6 +173,7 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser('demo', help='a few minutes of blockopt on the CPU')
     m.add_argument('--runs_dir', default='runs/demo'); m.set_defaults(func=_demo)
     _add_sweep_commands(sub)
+    _add_report_command(sub)
     return p
 
 # %% ../nbs/10_cli.ipynb #60806a7c

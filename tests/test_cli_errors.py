@@ -44,14 +44,16 @@ def _cases(tmp):
         (['status', tmp/'nope'], f"argument runs_dir: '{tmp/'nope'}' is invalid: no such folder"),
         (['status', store, '--spec', tmp/'missing.yaml'], "no such sweep spec"),
         (['status', store, '--workers', 'two'], "argument --workers: 'two' is invalid: expected an integer >= 1"),
+        (['report'], "import_legacy is missing"),
+        (['report', '--import-legacy', tmp/'old'], f"import_legacy='{tmp/'old'}' is invalid: no such file or folder"),
     ]
 
-N_CASES = 23
+N_CASES = 25
 
 def test_case_list_is_complete(tmp_path):
     cases = _cases(tmp_path)
     assert len(cases) == N_CASES
-    assert {str(a[0]) for a, _ in cases} >= {'train', 'data', 'sweep', 'status'}
+    assert {str(a[0]) for a, _ in cases} >= {'train', 'data', 'sweep', 'status', 'report'}
 
 @pytest.mark.parametrize('i', range(N_CASES))
 def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, i):
