@@ -18,11 +18,12 @@ from .models import build_model, group_blocks
 from .runs import RunDir
 
 # %% auto #0
-__all__ = ['ENGINES', 'loss_for', 'n_correct', 'fp8_roundtrip', 'fp8_eligible', 'emulate_fp8', 'Precision', 'make_optimizer',
-           'lr_factor', 'Callback', 'Diverged', 'Trainer', 'proximal_term', 'inexact_stop', 'scheduled_lr', 'evaluate',
-           'EntireEngine', 'block_order', 'damp', 'block_optimizer', 'visit_block', 'SequentialEngine', 'TargetStopper',
-           'PatienceStopper', 'default_callbacks', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
-           'RunWriter', 'train']
+__all__ = ['ENGINES', 'loss_for', 'n_correct', 'train_loss_for', 'MixUpCutMix', 'batch_mixer', 'fp8_roundtrip', 'fp8_eligible',
+           'emulate_fp8', 'Precision', 'make_optimizer', 'lr_factor', 'Callback', 'Diverged', 'Trainer',
+           'proximal_term', 'inexact_stop', 'scheduled_lr', 'evaluate', 'EntireEngine', 'block_order', 'damp',
+           'block_optimizer', 'visit_block', 'SequentialEngine', 'TargetStopper', 'PatienceStopper',
+           'default_callbacks', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'RunWriter',
+           'train']
 
 # %% ../nbs/03_engines.ipynb #0922c8a9
 def loss_for(task:str):
@@ -40,6 +41,68 @@ def _correct_and_scored(out, y):
 def n_correct(out, y, task:str) -> int:
     "How many scored predictions (tokens, for sequences) are right; 0 for regression."
     return 0 if task == 'regression' else int(_correct_and_scored(out, y)[0])
+
+# %% ../nbs/03_engines.ipynb #1c834e4e
+def train_loss_for(task:str, # the dataset's task
+                   label_smoothing:float=0.0, # ε of label smoothing
+                  ):
+    "The training loss of a task: `loss_for(task)`, with label smoothing; accepts soft (mixed) class targets."
+    if not label_smoothing: return loss_for(task)
+    if task == 'classification': return lambda out, y: F.cross_entropy(out, y, label_smoothing=label_smoothing)
+    if task == 'sequence':
+        return lambda out, y: F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), label_smoothing=label_smoothing)
+    raise ValueError(f"RunConfig.label_smoothing={label_smoothing} is invalid for a {task} task: expected 0 "
+                     f"(label smoothing applies to classification and sequences)")
+
+class MixUpCutMix:
+    "Mixup and/or cutmix of a training batch on its device, with soft targets; its own seeded generator."
+    def __init__(self, n_classes:int, # classes of the one-hot targets
+                 mixup_alpha:float=0.0, # α of mixup's Beta(α, α) (0: off)
+                 cutmix_alpha:float=0.0, # α of cutmix's Beta(α, α) (0: off)
+                 seed:int=0, # seed of the generator of λ, the choice and the box
+                ):
+        self.n_classes, self.mixup_alpha, self.cutmix_alpha = n_classes, mixup_alpha, cutmix_alpha
+        self.rng = np.random.RandomState(seed)
+
+    def __call__(self, x:torch.Tensor, y:torch.Tensor) -> tuple:
+        "`(mixed inputs, soft targets)` of the batch `(x, y)`."
+        cut = self.cutmix_alpha > 0 and (self.mixup_alpha <= 0 or self.rng.rand() < 0.5)
+        lam = float(self.rng.beta(*[self.cutmix_alpha if cut else self.mixup_alpha] * 2))
+        if cut: x, lam = self._cutmix(x, lam)
+        else: x = x.roll(1, 0).mul_(1.0 - lam).add_(x.mul(lam))
+        t = F.one_hot(y, self.n_classes).float()
+        return x, t.roll(1, 0).mul_(1.0 - lam).add_(t.mul(lam))
+
+    def _cutmix(self, x, lam):
+        "Paste a box of the rolled batch (torchvision's rule); `(x, lam adjusted to the area pasted)`."
+        H, W = (1, x.shape[-1]) if x.dim() == 3 else x.shape[-2:]
+        r_x, r_y = self.rng.randint(W), self.rng.randint(H)
+        r = 0.5 * math.sqrt(1.0 - lam)
+        x1, x2 = max(r_x - int(r * W), 0), min(r_x + int(r * W), W)
+        y1, y2 = (0, 1) if x.dim() == 3 else (max(r_y - int(r * H), 0), min(r_y + int(r * H), H))
+        out, rolled = x.clone(), x.roll(1, 0)
+        if x.dim() == 3: out[..., x1:x2] = rolled[..., x1:x2]
+        else: out[..., y1:y2, x1:x2] = rolled[..., y1:y2, x1:x2]
+        return out, 1.0 - (x2 - x1) * (y2 - y1) / (W * H)
+
+    def state_dict(self) -> dict:
+        "The generator's state, as tensors and plain values (loads with `weights_only=True`)."
+        s = self.rng.get_state()
+        return {'keys': torch.from_numpy(s[1].astype(np.int64)), 'pos': int(s[2])}
+    def load_state_dict(self, s:dict): self.rng.set_state(('MT19937', s['keys'].numpy().astype(np.uint32), s['pos'], 0, 0.0))
+
+def batch_mixer(cfg:RunConfig, # the run (mixup_alpha, cutmix_alpha, seed)
+                info, # the dataset's `DatasetInfo`
+               ):
+    "The run's `MixUpCutMix`, or `None` when mixup and cutmix are off; bad combinations fail in one line."
+    if not (cfg.mixup_alpha or cfg.cutmix_alpha): return None
+    field = 'mixup_alpha' if cfg.mixup_alpha else 'cutmix_alpha'
+    if info.task != 'classification':
+        raise ValueError(f"RunConfig.{field}={getattr(cfg, field)} is invalid for a {info.task} task: expected 0 (mixing applies to classification)")
+    if cfg.cutmix_alpha and len(info.input_shape) < 2:
+        raise ValueError(f"RunConfig.cutmix_alpha={cfg.cutmix_alpha} is invalid for inputs of shape {tuple(info.input_shape)}: "
+                         f"cutmix needs images (C, H, W) or signals (C, L)")
+    return MixUpCutMix(info.n_classes, cfg.mixup_alpha, cfg.cutmix_alpha, seed=cfg.seed + 7919)
 
 # %% ../nbs/03_engines.ipynb #73ee8dce
 _E4M3_MAX = 448.0
@@ -138,6 +201,8 @@ class Trainer:
                                 activation=cfg.activation, dropout=cfg.dropout, beta=cfg.beta)
         if cfg.n_block_groups: model = group_blocks(model, cfg.n_block_groups)
         self.model, self.loss_fn = model.to(self.device), loss_for(self.task)
+        self.train_loss_fn = train_loss_for(self.task, cfg.label_smoothing)  # evaluation keeps `loss_fn`
+        self.mixer = batch_mixer(cfg, self.data.info)  # mixup/cutmix of training batches, or None
         self.n_blocks, self._block_list = len(self.model.blocks), list(self.model.blocks)
         self.prox_lambda = self._per_block(cfg.prox_lambda, 'prox_lambda')
         self.precision = Precision(cfg.precision, self.device, self.model)
@@ -242,9 +307,11 @@ def train_step(self:Trainer, opt, # the optimiser of the parameters that train
     clock = self.timings is not None and time.perf_counter
     if clock: t0 = clock()
     xb, yb = self.data.train.next_batch()
+    target = yb
+    if self.mixer is not None: xb, target = self.mixer(xb, yb); yb = target.argmax(-1)  # accuracy: the dominant label
     with prec.autocast():
         out = self.forward_from(xb, first)
-        loss = self.loss_fn(out, yb)
+        loss = self.train_loss_fn(out, target)
     value = loss.item()
     if not math.isfinite(value): raise Diverged(f"training loss is {value} at round {self.round + 1}, step {self.step + 1}")
     total = loss.float()
@@ -503,7 +570,8 @@ def state_dict(self:Trainer) -> dict:
             'position': {'round': self.round, 'step': self.step, 'samples': self.samples, 'wall_s': self.wall_s,
                          'block_steps': list(self.block_steps)},
             'history': self.history,
-            'callbacks': [cb.state_dict() if hasattr(cb, 'state_dict') else {} for cb in self.callbacks]}
+            'callbacks': [cb.state_dict() if hasattr(cb, 'state_dict') else {} for cb in self.callbacks],
+            **({'mixer': self.mixer.state_dict()} if self.mixer is not None else {})}
 
 @patch
 def load_state_dict(self:Trainer, sd:dict) -> 'Trainer':
@@ -511,6 +579,7 @@ def load_state_dict(self:Trainer, sd:dict) -> 'Trainer':
     self.model.load_state_dict(sd['model']); self.engine.load_state_dict(sd['engine'])
     self.precision.scaler.load_state_dict(sd['scaler']); self.data.train.load_state_dict(sd['loader'])
     set_rng_state(sd['rng'])
+    if self.mixer is not None and 'mixer' in sd: self.mixer.load_state_dict(sd['mixer'])
     pos = sd['position']
     self.round, self.step, self.samples, self.wall_s = pos['round'], pos['step'], pos['samples'], pos['wall_s']
     self.block_steps, self.history = list(pos['block_steps']), [dict(r) for r in sd['history']]
