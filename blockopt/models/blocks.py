@@ -230,7 +230,7 @@ def build_model(name:str, # a name in `MODELS`
     for k, v in dict(config=config, activation=activation, dropout=dropout, beta=beta, **kwargs).items():
         if k in takes and k not in ('input_shape', 'n_classes'):
             if v is not None: args[k] = v
-        elif not (v is None or k == 'beta' or (k == 'dropout' and v == 0)):
+        elif not (v is None or k == 'beta' or (k in ('dropout', 'stochastic_depth') and v == 0)):
             options = [p for p in takes if p not in ('input_shape', 'n_classes')]
             raise ValueError(f"model {name!r} takes no {k} (got {k}={v!r}); it takes: {', '.join(options) or 'nothing'}")
     model = builder(input_shape, int(n_classes), **args)

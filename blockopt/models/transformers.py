@@ -10,7 +10,30 @@ from torch import nn
 from .blocks import BlockModel, activation_layer, register_model, _int_list, _shape_error
 
 # %% auto #0
-__all__ = ['TransformerBlock', 'PatchEmbedding', 'ClassTokenHead', 'build_vit', 'TokenEmbedding', 'TokenHead', 'build_gpt']
+__all__ = ['DropPath', 'drop_path_rates', 'TransformerBlock', 'PatchEmbedding', 'ClassTokenHead', 'build_vit', 'TokenEmbedding',
+           'TokenHead', 'build_gpt']
+
+# %% ../../nbs/02_models_transformers.ipynb #91c09d32
+class DropPath(nn.Module):
+    "Stochastic depth: zero a residual branch per sample with probability `p` in training (kept ones scaled by 1/(1-p))."
+    def __init__(self, p:float=0.0, # probability of dropping the branch for a sample
+                ):
+        super().__init__()
+        self.p = p
+    def forward(self, x):
+        if not self.training or self.p == 0: return x
+        keep = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(1 - self.p)
+        return x * keep / (1 - self.p)
+    def extra_repr(self): return f"p={self.p}"
+
+def drop_path_rates(model:str, # the model's name, for the error message
+                    stochastic_depth:float, # the last block's drop probability, in [0, 1)
+                    depth:int, # number of residual blocks
+                   ) -> list:
+    "Drop-path probabilities rising linearly over `depth` blocks to `stochastic_depth` at the last."
+    if isinstance(stochastic_depth, bool) or not isinstance(stochastic_depth, (int, float)) or not 0 <= stochastic_depth < 1:
+        raise ValueError(f"model {model!r}: stochastic_depth={stochastic_depth!r} is invalid: expected a probability in [0, 1)")
+    return [stochastic_depth * (i + 1) / depth for i in range(depth)]
 
 # %% ../../nbs/02_models_transformers.ipynb #3d7aa884
 class TransformerBlock(nn.Module):
@@ -20,9 +43,10 @@ class TransformerBlock(nn.Module):
                  dropout:float=0.0, # dropout of attention weights and residual branches
                  causal:bool=False, # attend only to earlier positions
                  activation:str='gelu', # activation of the MLP
+                 drop_path:float=0.0, # probability of skipping both residual branches for a sample (stochastic depth)
                 ):
         super().__init__()
-        self.heads, self.causal, self.attention_dropout = heads, causal, dropout
+        self.heads, self.causal, self.attention_dropout, self.drop_path = heads, causal, dropout, DropPath(drop_path)
         self.norm1, self.qkv, self.proj = nn.LayerNorm(width), nn.Linear(width, 3 * width), nn.Linear(width, width)
         self.norm2, self.fc1, self.fc2 = nn.LayerNorm(width), nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
         self.act, self.dropout = activation_layer(activation), nn.Dropout(dropout)
@@ -36,8 +60,8 @@ class TransformerBlock(nn.Module):
         return self.proj(a.transpose(1, 2).reshape(B, T, C))
 
     def forward(self, x):
-        x = x + self.dropout(self.attention(self.norm1(x)))
-        return x + self.dropout(self.fc2(self.act(self.fc1(self.norm2(x)))))
+        x = x + self.drop_path(self.dropout(self.attention(self.norm1(x))))
+        return x + self.drop_path(self.dropout(self.fc2(self.act(self.fc1(self.norm2(x))))))
 
 # %% ../../nbs/02_models_transformers.ipynb #f86e3078
 def _init_weights(model:nn.Module) -> nn.Module:
@@ -89,6 +113,7 @@ def build_vit(input_shape:tuple, # an image (C, H, W) whose sides the patch size
               config=None, # [patch size, width, depth, heads] (default [4, 192, 6, 3])
               activation:str='gelu', # activation of the MLPs
               dropout:float=0.0, # dropout of embeddings, attention and residual branches
+              stochastic_depth:float=0.0, # drop-path probability of the last transformer block, rising linearly from the first
              ) -> BlockModel:
     "A Vision Transformer: patch embedding, `depth` transformer blocks, class-token head; one block each."
     patch, width, depth, heads = _int_list('vit', config, [4, 192, 6, 3], '[patch size, width, depth, heads], e.g. [4, 192, 6, 3]', length=4)
@@ -96,7 +121,7 @@ def build_vit(input_shape:tuple, # an image (C, H, W) whose sides the patch size
     if len(input_shape) != 3 or input_shape[1] % patch or input_shape[2] % patch:
         raise _shape_error('vit', input_shape, f'an image (C, H, W) whose height and width the patch size {patch} divides')
     blocks = [PatchEmbedding(input_shape, patch, width, dropout)]
-    blocks += [TransformerBlock(width, heads, dropout, activation=activation) for _ in range(depth)]
+    blocks += [TransformerBlock(width, heads, dropout, activation=activation, drop_path=p) for p in drop_path_rates('vit', stochastic_depth, depth)]
     return _init_weights(BlockModel(blocks + [ClassTokenHead(width, n_classes)], input_shape, n_classes))
 
 # %% ../../nbs/02_models_transformers.ipynb #e229ced4
