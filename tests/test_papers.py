@@ -26,6 +26,7 @@ def sweep(study, runs, data_root):
 def figures(study, runs, out, **parameters):
     "Execute the study's figures notebook by papermill; the executed notebook."
     import papermill as pm
+    out.mkdir(parents=True, exist_ok=True)
     nb = out/'figures.ipynb'
     pm.execute_notebook(str(PAPERS/study/'figures.ipynb'), str(nb), kernel_name='python3', progress_bar=False,
                         parameters={'runs_dir': str(runs), 'out_dir': str(out), **parameters})
