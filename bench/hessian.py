@@ -13,6 +13,13 @@ blockopt / PyHessian.
 
     .venv/bin/pip install pyhessian        # the benchmark's only extra dependency
     .venv/bin/python bench/hessian.py      # about 30 s on one core
+
+`--trace-study` instead prints, side by side, the median relative error of the trace estimators over 20
+seeds at 100 products on two Hessians: the trained MLP above (dominated by a few outliers) and an MLP
+12-40-8-5 with tanh at initialisation (893 parameters, indefinite and flat): blockopt's `adaptive`
+(the default), `xtrace`, `hutch++` and `hutchinson`, and PyHessian's Hutchinson when it is installed.
+
+    .venv/bin/python bench/hessian.py --trace-study
 """
 import argparse, importlib, statistics, sys, time, warnings
 import numpy as np
@@ -23,7 +30,9 @@ from blockopt.hessian import exact_hessian, top_eigenvalues, trace
 try:
     _ph = importlib.import_module('pyhessian.hessian')  # the module: `pyhessian.hessian` is shadowed by the class
 except ImportError:
-    sys.exit("bench/hessian.py needs PyHessian, which is not installed: .venv/bin/pip install pyhessian")
+    _ph = None
+    if '--trace-study' not in sys.argv:
+        sys.exit("bench/hessian.py needs PyHessian, which is not installed: .venv/bin/pip install pyhessian")
 
 class MLP(nn.Module):
     "The notebook's test model: 16-40-32-4 with tanh, one block per layer."
@@ -48,11 +57,12 @@ def trained_model(n=1024, steps=300, seed=0):
     return model, (x[:64], y[:64])
 
 _count = [0]
-_hvp = _ph.hessian_vector_product
-def _counted(*args, **kwargs):
-    _count[0] += 1
-    return _hvp(*args, **kwargs)
-_ph.hessian_vector_product = _counted
+if _ph is not None:
+    _hvp = _ph.hessian_vector_product
+    def _counted(*args, **kwargs):
+        _count[0] += 1
+        return _hvp(*args, **kwargs)
+    _ph.hessian_vector_product = _counted
 
 warnings.filterwarnings('ignore', message='Using backward.. with create_graph=True')  # PyHessian's own call
 
@@ -77,7 +87,7 @@ def blockopt_block_top(model, batch, n, seed, tol=0.):
     return float(r.eigenvalues[0])
 
 def blockopt_trace(model, batch, n, seed):
-    t = trace(model, nn.functional.cross_entropy, batch, n_products=n, method='hutch++', seed=seed)
+    t = trace(model, nn.functional.cross_entropy, batch, n_products=n, seed=seed)
     _count[0] += t.n_products
     return t.estimate
 
@@ -88,7 +98,32 @@ def run(fn, model, batch, n, exact, seed, **kw):
     model.zero_grad(set_to_none=True)  # PyHessian leaves gradients with graphs behind
     return t, value / exact - 1, _count[0]
 
+def init_model(sizes=(12, 40, 8, 5), n=64, seed=0):
+    "An MLP with tanh at initialisation (893 parameters) and a batch of the teacher task: an indefinite Hessian."
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, sizes[0], generator=g); w = torch.randn(sizes[0], sizes[-1], generator=g)
+    y = (torch.tanh(x @ w) + 0.3 * torch.randn(n, sizes[-1], generator=g)).argmax(1)
+    torch.manual_seed(seed)
+    return MLP(sizes), (x, y)
+
+def trace_study(n=100, seeds=20):
+    "Median relative trace error per estimator over `seeds`, on the trained and the initial MLP."
+    from blockopt.hessian import HessianOperator
+    methods = ['adaptive', 'xtrace', 'hutch++', 'hutchinson']
+    print(f"median relative error of the trace, {seeds} seeds, {n} Hessian-vector products (float64 products)")
+    print(f"{'Hessian':<44}" + ''.join(f'{m:>12}' for m in methods + (['pyhessian'] if _ph is not None else [])) + f"{'default picks':>24}")
+    for name, (model, batch) in (('trained MLP 16-40-32-4 (outliers)', trained_model()), ('tanh MLP 12-40-8-5 at init (indefinite)', init_model())):
+        H = exact_hessian(model, nn.functional.cross_entropy, batch)
+        exact, n_params = float(H.trace()), sum(q.numel() for q in model.parameters())
+        op = HessianOperator(model, nn.functional.cross_entropy, batch, dtype=torch.float64)
+        errs = {m: [abs(trace(op, None, None, n, method=m, seed=s).estimate / exact - 1) for s in range(seeds)] for m in methods}
+        if _ph is not None: errs['pyhessian'] = [abs(pyhessian_trace(model, batch, n, s) / exact - 1) for s in range(seeds)]
+        picks = sorted({trace(op, None, None, n, seed=s).method for s in range(seeds)})
+        print(f"{name + f' ({n_params} p.)':<44}" + ''.join(f'{100 * np.median(e):>11.2f}%' for e in errs.values()) + f"{', '.join(picks):>24}")
+
 def main():
+    if '--trace-study' in sys.argv:
+        torch.set_num_threads(1); return trace_study()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--eig-products', type=int, nargs='+', default=[20, 100], help='products for the top eigenvalue')
     p.add_argument('--trace-products', type=int, default=100, help='products for the trace')
@@ -105,7 +140,7 @@ def main():
     print(f"{'quantity':<30}{'tool':<30}{'products':>9}{'time ms':>10}{'rms rel err':>13}{'time ratio':>12}")
     rows = [(f'top eigenvalue, {n} products', pyhessian_top, 'pyhessian power iteration', f, name, n, top, {})
             for n in a.eig_products for f, name in ((blockopt_top, 'blockopt lanczos'), (blockopt_block_top, 'blockopt block lanczos (4)'))]
-    rows += [(f'trace, {a.trace_products} products', pyhessian_trace, 'pyhessian hutchinson', blockopt_trace, 'blockopt hutch++',
+    rows += [(f'trace, {a.trace_products} products', pyhessian_trace, 'pyhessian hutchinson', blockopt_trace, 'blockopt adaptive (default)',
               a.trace_products, tr, {})]
     rows += [('top eigenvalue, tol=1e-3', pyhessian_top, 'pyhessian (maxIter=100)', f, name, 100, top, {'tol': 1e-3})
              for f, name in ((blockopt_top, 'blockopt lanczos'), (blockopt_block_top, 'blockopt block lanczos (4)'))]
