@@ -491,9 +491,13 @@ def import_legacy(old_dir, # a folder of old reports, corruption CSVs and/or PSA
 AXES = ('round', 'step', 'samples')
 _METRIC = re.compile(r'^(train|val|test)_|^(round|step|samples|wall_s|lr|inner_steps)$')
 
+def _is_metric(c) -> bool:
+    "Whether column `c` is a metric (as the engines name them) rather than a config field such as `val_size`."
+    return c not in _FIELD_ORDER and bool(_METRIC.search(str(c)))
+
 def _run_columns(df) -> list:
     "The per-run columns of a tidy frame: run_id, state and the config columns (everything not a metric)."
-    return [c for c in df.columns if not _METRIC.search(str(c))]
+    return [c for c in df.columns if not _is_metric(c)]
 
 def _check(name, value, allowed):
     if value not in allowed:
@@ -512,7 +516,7 @@ def rounds_to_convergence(df:pd.DataFrame, # a `load_runs` frame
         raise ValueError("acc_threshold=None and loss_threshold=None are invalid: expected at least one threshold")
     loss_metric = loss_metric or metric.replace('acc', 'loss')
     for name, col, thr in (('metric', metric, acc_threshold), ('loss_metric', loss_metric, loss_threshold), ('axis', axis, 0)):
-        if thr is not None and col not in df: _check(name, col, [c for c in df.columns if _METRIC.search(str(c))])
+        if thr is not None and col not in df: _check(name, col, [c for c in df.columns if _is_metric(c)])
     hit = pd.Series(False, index=df.index)
     if acc_threshold is not None: hit |= df[metric] >= acc_threshold
     if loss_threshold is not None: hit |= df[loss_metric] <= loss_threshold
@@ -775,7 +779,7 @@ def report(runs_dir, # the runs directory
     if df.empty: raise ValueError(f"runs_dir={str(runs_dir)!r} is invalid: it holds no run with metrics")
     for b in by:
         if b not in df: _check('by', b, _run_columns(df)[2:])
-    if metric not in df: _check('metric', metric, [c for c in df.columns if _METRIC.search(str(c))])
+    if metric not in df: _check('metric', metric, [c for c in df.columns if _is_metric(c)])
     if table == 'rounds':
         t = convergence_table(df, acc_threshold, loss_threshold, axis, metric, rows=by[0], columns=by[1] if len(by) > 1 else None)
     elif table == 'summary': t = summarize(df, by, metric)
