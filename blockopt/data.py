@@ -12,6 +12,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from .core import AUGMENT_POLICIES, Registry, atomic_write, default_data_root
 
 # %% auto #0
@@ -544,6 +545,7 @@ class _EpochLoader:
         self.order, self.position, self.epoch = None, 0, 0
 
     def __len__(self): return self.batches_per_epoch
+    def _reset_fetch(self): "Forget prefetched state after `load_state_dict` (subclasses that prefetch override it)."
 
     def _new_epoch(self):
         n = len(self.split)
@@ -565,12 +567,15 @@ class _EpochLoader:
         while self.position < self.batches_per_epoch: yield self.next_batch()
 
 # %% ../nbs/01_data.ipynb #f85d148d
-def _state_dict(self) -> dict:
+@patch
+def state_dict(self:_EpochLoader) -> dict:
     "Everything needed to resume the stream of batches exactly."
     return dict(generator=self.generator.get_state(), transform_generator=self.transform_generator.get_state(),
                 order=self.order, position=self.position, epoch=self.epoch, n=len(self.split), batch_size=self.batch_size)
 
-def _load_state_dict(self, state:dict):
+@patch
+def load_state_dict(self:_EpochLoader, state:dict # a `state_dict()`
+                   ):
     "Resume from `state_dict()`."
     if (state['n'], state['batch_size']) != (len(self.split), self.batch_size):
         raise ValueError(f"loader state is for {state['n']} samples in batches of {state['batch_size']}, "
@@ -578,8 +583,6 @@ def _load_state_dict(self, state:dict):
     self.generator.set_state(state['generator']); self.transform_generator.set_state(state['transform_generator'])
     self.order, self.position, self.epoch = state['order'], state['position'], state['epoch']
     self._reset_fetch()
-
-_EpochLoader.state_dict, _EpochLoader.load_state_dict, _EpochLoader._reset_fetch = _state_dict, _load_state_dict, lambda self: None
 
 # %% ../nbs/01_data.ipynb #91783b8b
 class TensorLoader(_EpochLoader):
