@@ -11,7 +11,7 @@ from .core import RunConfig, atomic_write, add_config_flags, config_from_args, d
 from .data import DatasetUnavailableError, class_balance, load_splits, zero_r
 from .runs import RunClaimed, RunDir
 from .run import run_config
-from .analysis import import_legacy
+from .analysis import FORMATS, TABLES, import_legacy, report
 from .sweep import EXECUTORS, SpecError, Sweep, print_status, read_manifests, run_sweep, show_status
 
 # %% auto #0
@@ -116,7 +116,7 @@ def _add_sweep_commands(sub):
     t.add_argument('--quiet', action='store_true', help='no progress bar')
     t.set_defaults(func=_status_command)
 
-# %% ../nbs/10_cli.ipynb #10468ce3
+# %% ../nbs/10_cli.ipynb #ae50bd1f
 def _report_command(args) -> int:
     if args.import_legacy:
         if not Path(args.import_legacy).exists(): raise ValueError(f"import_legacy={args.import_legacy!r} is invalid: no such file or folder")
@@ -125,14 +125,27 @@ def _report_command(args) -> int:
         print(f"imported {n['written']} new runs of {n['runs']} found into {args.runs_dir or 'runs/legacy'}"
               + (f"; {n['malformed']} malformed lines skipped" if n['malformed'] else ''))
         return 0
-    raise ValueError("import_legacy is missing: give --import-legacy OLD_REPORTS_DIR")
+    if args.store is None: raise ValueError("RUNS_DIR is missing: give the store to report on, or --import-legacy OLD_REPORTS_DIR")
+    if not Path(args.store).is_dir(): raise ValueError(f"RUNS_DIR={args.store!r} is invalid: no such folder")
+    text = report(args.store, table=args.table, metric=args.metric, acc_threshold=args.acc_threshold, fmt=args.format,
+                  **({'by': args.by} if args.by else {}))
+    if args.out: print(f"wrote {atomic_write(args.out, text.rstrip() + chr(10))}")
+    else: print(text)
+    return 0
 
 def _add_report_command(sub):
-    "The `report` sub-command (for now: importing old reports)."
-    r = sub.add_parser('report', help='import old reports as run directories')
+    "The `report` sub-command."
+    r = sub.add_parser('report', help='a table of a store (rounds to convergence, summary, winners), or import old reports')
+    r.add_argument('store', nargs='?', metavar='RUNS_DIR', help='the store to report on')
+    r.add_argument('--table', default='rounds', choices=TABLES, help='rounds (to convergence), summary or winners (default: rounds)')
+    r.add_argument('--metric', default='test_acc', help='the metric column (default: test_acc)')
+    r.add_argument('--by', help='comma-separated config fields to group by, rows then columns (default: K,step_size)')
+    r.add_argument('--acc_threshold', type=float, help='accuracy that counts as converged (--table rounds)')
+    r.add_argument('--format', default='md', choices=FORMATS, help='md, latex or csv (default: md)')
+    r.add_argument('--out', metavar='FILE', help='write the table to FILE instead of printing it')
     r.add_argument('--import-legacy', '--import_legacy', dest='import_legacy', metavar='OLD_REPORTS_DIR',
                    help='import the old reports under this folder into --runs_dir (default runs/legacy)')
-    r.add_argument('--runs_dir', help='where the imported runs go (default: runs/legacy)')
+    r.add_argument('--runs_dir', help='where --import-legacy writes the runs (default: runs/legacy)')
     r.set_defaults(func=_report_command)
 
 # %% ../nbs/10_cli.ipynb #1856a469

@@ -44,11 +44,16 @@ def _cases(tmp):
         (['status', tmp/'nope'], f"argument runs_dir: '{tmp/'nope'}' is invalid: no such folder"),
         (['status', store, '--spec', tmp/'missing.yaml'], "no such sweep spec"),
         (['status', store, '--workers', 'two'], "argument --workers: 'two' is invalid: expected an integer >= 1"),
-        (['report'], "import_legacy is missing"),
+        (['report'], "RUNS_DIR is missing"),
+        (['report', tmp/'nope'], f"RUNS_DIR='{tmp/'nope'}' is invalid: no such folder"),
+        (['report', store], "acc_threshold=None is invalid for table='rounds'"),
+        (['report', store, '--table', 'summary'], "it holds no run with metrics"),
+        (['report', store, '--table', 'round'], "argument --table: invalid choice: 'round' (choose from"),
+        (['report', store, '--format', 'docx'], "argument --format: invalid choice: 'docx' (choose from"),
         (['report', '--import-legacy', tmp/'old'], f"import_legacy='{tmp/'old'}' is invalid: no such file or folder"),
     ]
 
-N_CASES = 25
+N_CASES = 30
 
 def test_case_list_is_complete(tmp_path):
     cases = _cases(tmp_path)
