@@ -13,10 +13,10 @@ from fastcore.basics import patch
 from torch import nn
 from .core import RunConfig, resolve_device, set_threads, thread_env
 from .data import DatasetLoader, TensorLoader
-from .engines import ENGINES, Callback, Diverged, Trainer, block_optimizer, block_order, make_optimizer, visit_block
+from .engines import ENGINES, Callback, Diverged, EntireEngine, Trainer, block_optimizer, block_order, make_optimizer, visit_block
 
 # %% auto #0
-__all__ = ['block_owners', 'block_seed', 'block_loader', 'BlockwiseEngine', 'worker_main']
+__all__ = ['block_owners', 'block_seed', 'block_loader', 'BlockwiseEngine', 'worker_main', 'DataParallelEngine']
 
 # %% ../nbs/03a_distributed.ipynb #333e0dd4
 def block_owners(blocks, # the indices of the blocks that train
@@ -509,3 +509,76 @@ def worker_main(argv=None):
     try: t.engine.serve()
     finally:
         if dist.is_initialized(): dist.destroy_process_group()
+
+# %% ../nbs/03a_distributed.ipynb #d883eb1d
+class _BlockFold(nn.Module):
+    "The model as DDP's module: its blocks in order (the forward pass the engines take)."
+    def __init__(self, model): super().__init__(); self.model = model
+    def forward(self, x):
+        for b in self.model.blocks: x = b(x)
+        return x
+
+class _DataParallelHooks(Callback):
+    "The DDP engine's callback: rank 0's state to every rank when `fit` starts, rank 0's stop decision after each report."
+    order = 15  # after the stoppers, before `RunWriter`
+    def __init__(self, engine): self.engine = engine
+    def before_fit(self, t):
+        obj = [t.state_dict() if self.engine.rank == 0 and t.round > 0 else None]
+        dist.broadcast_object_list(obj, src=0)
+        if self.engine.rank and obj[0] is not None: t.load_state_dict(obj[0])
+    def after_report(self, t):
+        obj = [t.stop_reason]
+        dist.broadcast_object_list(obj, src=0)
+        t.stop_reason = obj[0]
+
+_ddp_groups = []  # process groups this module created, destroyed at exit
+@atexit.register
+def _destroy_groups():
+    if _ddp_groups and dist.is_initialized(): dist.destroy_process_group()
+    _ddp_groups.clear()
+
+class DataParallelEngine(EntireEngine):
+    "`entire` on every process of a `torchrun` (or an existing process group) with DistributedDataParallel; one process: `EntireEngine`."
+    multi_process = True
+    def __init__(self, trainer:Trainer):
+        self.rank, self.world = 0, (dist.get_world_size() if dist.is_initialized() else int(os.environ.get('WORLD_SIZE', 1)))
+        if self.world == 1: super().__init__(trainer); return
+        from torch.nn.parallel import DistributedDataParallel
+        device = trainer.device
+        if not dist.is_initialized():
+            if device.type == 'cuda': torch.cuda.set_device(device)
+            dist.init_process_group(_backend(device, self.world)); _ddp_groups.append(True)
+        self.rank, self.wire = dist.get_rank(), device if dist.get_backend() == 'nccl' else torch.device('cpu')
+        self.ddp = DistributedDataParallel(_BlockFold(trainer.model), device_ids=[device] if device.type == 'cuda' else None)
+        super().__init__(trainer)
+        trainer.forward_module, trainer.data_parallel, self.weight = self.ddp, self, 1.0
+        self.callbacks = [_DataParallelHooks(self)]
+
+    def shard(self, x, target, y):
+        "This process's contiguous share of a global batch, and the weight of its loss."
+        parts = [torch.tensor_split(v, self.world)[self.rank] for v in (x, target, y)]
+        self.weight = len(parts[2]) * self.world / len(y)
+        return parts
+
+    def reduce(self, loss, n:int) -> tuple:
+        "`(mean loss, samples)` over the global batch, on every process."
+        s = torch.stack([loss.detach().double() * n, torch.tensor(float(n), dtype=torch.float64, device=loss.device)]).to(self.wire)
+        dist.all_reduce(s)
+        total, count = s.tolist()
+        return total / count, int(count)
+
+    def run_round(self):
+        t = self.trainer
+        if self.world == 1: return super().run_round()
+        c0, n0 = t._correct, t._n_targets
+        super().run_round()
+        if t.task == 'regression': return
+        s = torch.tensor([float(t._correct - c0), float(t._n_targets - n0)], dtype=torch.float64, device=self.wire)
+        dist.all_reduce(s)
+        t._correct, t._n_targets = c0 + int(s[0].item()), n0 + int(s[1].item())
+
+    def serve(self) -> Trainer:
+        "What a rank other than 0 does: the same `fit`, silently."
+        return self.trainer.fit()
+
+ENGINES.register('entire', DataParallelEngine)

@@ -203,6 +203,7 @@ class Trainer:
         self.model, self.loss_fn = model.to(self.device), loss_for(self.task)
         self.train_loss_fn = train_loss_for(self.task, cfg.label_smoothing)  # evaluation keeps `loss_fn`
         self.mixer = batch_mixer(cfg, self.data.info)  # mixup/cutmix of training batches, or None
+        self.forward_module = self.data_parallel = None  # set by a data-parallel engine (blockopt.distributed)
         self.n_blocks, self._block_list = len(self.model.blocks), list(self.model.blocks)
         self.prox_lambda = self._per_block(cfg.prox_lambda, 'prox_lambda')
         self.precision = Precision(cfg.precision, self.device, self.model)
@@ -287,6 +288,7 @@ def forward_from(self:Trainer, xb, # a batch of inputs
                  first:int=0, # the first block that is differentiated
                 ):
     "The model's output on `xb`; the blocks before `first` run under `no_grad`."
+    if not first and self.forward_module is not None: return self.forward_module(xb)  # e.g. DistributedDataParallel
     blocks = self._block_list
     if first:
         with torch.no_grad():
@@ -309,12 +311,14 @@ def train_step(self:Trainer, opt, # the optimiser of the parameters that train
     xb, yb = self.data.train.next_batch()
     target = yb
     if self.mixer is not None: xb, target = self.mixer(xb, yb); yb = target.argmax(-1)  # accuracy: the dominant label
+    dp = self.data_parallel
+    if dp is not None: xb, target, yb = dp.shard(xb, target, yb)  # this process's share of the global batch
     with prec.autocast():
         out = self.forward_from(xb, first)
         loss = self.train_loss_fn(out, target)
-    value = loss.item()
+    value, n = dp.reduce(loss, len(yb)) if dp is not None else (loss.item(), len(yb))  # over the global batch
     if not math.isfinite(value): raise Diverged(f"training loss is {value} at round {self.round + 1}, step {self.step + 1}")
-    total = loss.float()
+    total = loss.float() if dp is None else loss.float() * dp.weight
     if lam: total = total + proximal_term(params, anchor, lam)
     if clock: t1 = clock(); self.timings['forward'] += t1 - t0
     scaler = prec.scaler if prec.scaler.is_enabled() else None
@@ -333,7 +337,6 @@ def train_step(self:Trainer, opt, # the optimiser of the parameters that train
     else: opt.step()
     opt.zero_grad(set_to_none=True)
     if clock: self.timings['optimizer'] += clock() - t2
-    n = len(yb)
     self.step += 1; self.samples += n; self._loss_sum += value * n; self._n += n
     if self.task != 'regression':  # counted as tensors: no synchronisation in the step
         self._correct += (out.detach().argmax(-1) == yb).sum()
@@ -418,7 +421,12 @@ def total_steps(self:Trainer) -> int:
 # %% ../nbs/03_engines.ipynb #c7507719
 class EntireEngine:
     "Whole-model training: one optimiser, K steps per round."
+    multi_process = False  # True in a subclass that runs on several processes
     def __init__(self, trainer:Trainer):
+        world = int(os.environ.get('WORLD_SIZE', 1))
+        if world > 1 and not self.multi_process:
+            raise ValueError(f"training_mode='entire' on {world} processes needs blockopt.distributed imported "
+                             f"(it wraps the model in DistributedDataParallel; the blockopt command does)")
         self.trainer = trainer
         self.opt = make_optimizer(trainer.cfg, trainer.model.parameters())
         self.steps_per_round = trainer.cfg.K or trainer.data.train.batches_per_epoch

@@ -134,3 +134,50 @@ def test_torchrun_cli(cfg, simulation, tmp_path):
     assert (rd/'DONE').exists() and 'comm_bytes' in (rd/'metrics.csv').read_text()
     ck = torch.load(rd/'checkpoint.pt', weights_only=True)['model']
     assert same(list(ck.values()), [v for v in simulation.model.state_dict().values()])
+
+# `entire` with DistributedDataParallel: 2 gloo processes at global batch 50 against one process at batch 50.
+# No dropout (each process draws its own masks for its share); mixup on, to check the shared mixing generator.
+DDP = dict(dataset_name='mnist1d', model='mlp', config=[16, 16], max_train_samples=320, batch_size=50, rounds=3, K=4,
+           step_size=1e-2, training_mode='entire', optimizer='adam', mixup_alpha=0.4, threads=1)
+
+def test_entire_ddp_matches_one_process(data_root, tmp_path):
+    cfg = RunConfig(**DDP, data_root=data_root)
+    one = Trainer(cfg, verbose=False).fit()
+    script = textwrap.dedent(f"""
+        import os, torch, blockopt.distributed
+        from blockopt.core import RunConfig
+        from blockopt.engines import Trainer
+        t = Trainer(RunConfig.from_json({cfg.to_json()!r}), verbose=False).fit()
+        assert type(t.engine).__name__ == 'DataParallelEngine' and t.engine.world == 2
+        if int(os.environ['RANK']) == 0:
+            torch.save({{'params': [p.detach() for p in t.model.parameters()], 'history': t.history}}, {str(tmp_path/'out.pt')!r})
+    """)
+    r = subprocess.run([*TORCHRUN, '--no-python', sys.executable, '-c', script],
+                       capture_output=True, text=True, env=child_env(), timeout=180, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    two = torch.load(tmp_path/'out.pt', weights_only=True)
+    for p, q in zip(two['params'], one.model.parameters()): torch.testing.assert_close(p, q.detach(), rtol=1e-5, atol=1e-6)
+    assert len(two['history']) == len(one.history)
+    for a, b in zip(two['history'], one.history):
+        assert (a['step'], a['samples']) == (b['step'], b['samples'])
+        assert a['train_loss'] == pytest.approx(b['train_loss'], rel=1e-5)
+        assert a['train_acc'] == b['train_acc'] and a['val_loss'] == pytest.approx(b['val_loss'], rel=1e-5)
+
+def test_entire_ddp_cli_rank0_writes(data_root, tmp_path):
+    "`torchrun ... blockopt train --training_mode entire`: one run directory, written by rank 0."
+    cfg = RunConfig(**DDP, data_root=data_root)
+    flags = [f'--{k}={json.dumps(v) if not isinstance(v, str) else v}' for k, v in cfg.to_dict().items()
+             if v is not None and k not in ('runs_dir', 'measurements')]
+    r = subprocess.run([*TORCHRUN, '-m', 'blockopt.cli', 'train', *flags, '--runs_dir', str(tmp_path/'runs'), '--quiet'],
+                       capture_output=True, text=True, env=child_env(), timeout=180, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (rd,) = [p for p in (tmp_path/'runs').iterdir() if not p.name.startswith('.')]
+    assert (rd/'DONE').exists() and len((rd/'metrics.csv').read_text().splitlines()) == 1 + cfg.rounds
+    assert (rd/'events.log').read_text().count('run ') >= 1
+
+def test_entire_needs_distributed_under_torchrun(tmp_path):
+    script = ("import os; os.environ.update(WORLD_SIZE='2', RANK='0')\n"
+              "from blockopt.core import RunConfig; from blockopt.engines import Trainer\n"
+              f"Trainer(RunConfig(dataset_name='mnist1d', max_train_samples=100, data_root={str(tmp_path)!r}), verbose=False)")
+    r = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, env=child_env(), timeout=120)
+    assert r.returncode != 0 and 'needs blockopt.distributed imported' in r.stderr
