@@ -20,11 +20,10 @@ from .models.mlp import mlp_widths
 
 # %% auto #0
 __all__ = ['ALWAYS', 'CACHE_VERSION', 'AXES', 'REDUCTIONS', 'REGIMES', 'BASELINE_MODES', 'ABLATIVE_MODES', 'TABLES', 'FORMATS',
-           'config_columns', 'load_runs', 'load_measurements', 'final', 'best', 'import_legacy_reports',
-           'import_corruption_results', 'import_corruption_summary', 'import_psa_trials', 'write_imported_runs',
-           'import_legacy', 'rounds_to_convergence', 'convergence_table', 'summarize', 'winners', 'to_markdown',
-           'to_latex', 'mlp_parameters', 'architecture_table', 'trial_accuracy_table', 'metrics_json',
-           'classify_regime', 'classify_regimes', 'meta_loop_table', 'report']
+           'config_columns', 'load_runs', 'load_measurements', 'final', 'best', 'rounds_to_convergence',
+           'convergence_table', 'summarize', 'winners', 'to_markdown', 'to_latex', 'mlp_parameters',
+           'architecture_table', 'trial_accuracy_table', 'metrics_json', 'classify_regime', 'classify_regimes',
+           'meta_loop_table', 'report']
 
 # %% ../nbs/07_analysis.ipynb #c5c37923
 ALWAYS = ('model', 'dataset_name', 'training_mode', 'seed')  # config columns kept even when they do not vary
@@ -279,213 +278,6 @@ def best(df:pd.DataFrame, # a `load_runs` frame
     if mode not in ('max', 'min'): raise ValueError(f"mode={mode!r} is invalid: expected 'max' or 'min'")
     order = df.assign(_pos=np.arange(len(df))).sort_values([metric, '_pos'], ascending=[mode == 'min', True], na_position='last', kind='stable')
     return order.groupby('run_id', sort=False).head(1).sort_values('_pos').drop(columns='_pos').reset_index(drop=True)
-
-# %% ../nbs/07_analysis.ipynb #5fd6b1bd
-def _legacy_id(config:dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-def _warn_malformed(what:str, bad:list):
-    "Warn once about the `(file, line_no, text)` entries of `bad`, naming the first three."
-    if not bad: return
-    first = '; '.join(f"{Path(f).name}:{n}: {t.strip()[:60]!r}" for f, n, t in bad[:3])
-    warnings.warn(f"{len(bad)} malformed line(s) in {what} (not imported): {first}{' ...' if len(bad) > 3 else ''}")
-
-def _imported_frame(records:list) -> pd.DataFrame:
-    "The `load_runs`-shaped frame of imported run records (run_id, state, config, rows)."
-    rows = pd.DataFrame([{**r, 'run_id': rec['run_id']} for rec in records for r in rec['rows']])
-    if rows.empty: rows = pd.DataFrame({'run_id': pd.Series([], dtype=str)})
-    rows = rows[['run_id', *[c for c in rows.columns if c != 'run_id']]]
-    return _assemble(records, rows)
-
-# %% ../nbs/07_analysis.ipynb #09ba9ee2
-_TIMESTAMP = re.compile(r'^\[?(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)\]?')
-_EPOCH = re.compile(r'\bEpoch\s*[:=]?\s*(\d+)\b')
-_PAIR = re.compile(r'([A-Za-z_][\w.]*)\s*=\s*([^\s,;|]+)')
-_FINISHED = re.compile(r'\b(terminat\w*|finished|completed?|done)\b', re.I)
-
-def _number(text:str) -> float:
-    "`float(text)` for plain decimal numbers (and nan/inf); ValueError otherwise."
-    if not re.fullmatch(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?%?|[-+]?(nan|inf)', text, re.I): raise ValueError(text)
-    return float(text.rstrip('%'))
-
-def _read_report(path) -> tuple:
-    "(run record or None, malformed `(file, line_no, text)` list) of one old report."
-    lines = Path(path).read_text(errors='replace').splitlines()
-    bad, rows, config, t0, finished = [], [], None, None, False
-    for i, line in enumerate(lines, 1):
-        if config is None and 'Hyperparameters:' in line:
-            text = '\n'.join([line.split('Hyperparameters:', 1)[1], *lines[i:]]).lstrip()
-            try: config = json.JSONDecoder().raw_decode(text)[0]
-            except json.JSONDecodeError:
-                try: config = ast.literal_eval(line.split('Hyperparameters:', 1)[1].strip())
-                except (ValueError, SyntaxError): bad.append((str(path), i, line)); config = False
-            continue
-        m = _TIMESTAMP.match(line)
-        stamp = pd.Timestamp(m.group(1).replace(',', '.')).timestamp() if m else None
-        if stamp is not None and t0 is None: t0 = stamp
-        if _FINISHED.search(line) and not _EPOCH.search(line): finished = True
-        if not re.search(r'\bEpoch\b', line): continue
-        e, pairs = _EPOCH.search(line), dict(_PAIR.findall(line))
-        try:
-            if not e or not any(k == 'loss' or k.endswith('_loss') for k in pairs) or not any(k == 'acc' or k.endswith('_acc') for k in pairs):
-                raise ValueError('incomplete')
-            row = {'round': int(e.group(1)), **({'wall_s': stamp - t0} if stamp is not None else {}),
-                   **{({'loss': 'test_loss', 'acc': 'test_acc'}.get(k, k)): _number(v) for k, v in pairs.items()}}
-        except ValueError: bad.append((str(path), i, line)); continue
-        rows.append(row)
-    if not isinstance(config, dict):
-        if config is None: bad.append((str(path), 1, 'no Hyperparameters line'))
-        bad += [(str(path), j, l) for j, l in enumerate(lines, 1) if _EPOCH.search(l) and (str(path), j, l) not in bad]
-        return None, bad
-    return dict(run_id=_legacy_id(config), state='done' if finished else 'running', config=config, rows=rows,
-                source=str(path)), bad
-
-# %% ../nbs/07_analysis.ipynb #73550f3a
-def _legacy_files(path, pattern:str) -> list:
-    path = Path(path)
-    if not path.exists(): raise ValueError(f"path={str(path)!r} is invalid: expected an existing file or folder")
-    return [path] if path.is_file() else sorted(path.rglob(pattern))
-
-def import_legacy_reports(path, # an old `R<hash>.txt` report or a folder searched recursively for them
-                          records:bool=False, # also return the run records (for `write_imported_runs`)
-                         ):
-    "(DataFrame shaped like `load_runs`, number of malformed lines) of old block-wise reports."
-    recs, bad = [], []
-    for f in _legacy_files(path, 'R*.txt'):
-        rec, b = _read_report(f); bad += b
-        if rec: recs.append(rec)
-    _warn_malformed(f"legacy reports under {path}", bad)
-    df = _imported_frame(recs)
-    return (df, len(bad), recs) if records else (df, len(bad))
-
-# %% ../nbs/07_analysis.ipynb #d92a77e8
-_CORRUPTION_CONFIG = {'activation': 'activation', 'model_type': 'model', 'p': 'corruption_p', 'epochs': 'rounds',
-                      'batch_size': 'batch_size', 'learning_rate': 'step_size', 'weight_decay': 'weight_decay',
-                      'seed': 'seed', 'num_workers': 'num_workers', 'cpu_threads': 'threads',
-                      'max_train_samples': 'max_train_samples', 'use_cuda': 'use_cuda'}
-_CORRUPTION_RESULTS = {'test_accuracy': 'test_acc', 'test_loss': 'test_loss', 'train_loss': 'train_loss',
-                       'train_accuracy': 'train_acc'}
-
-def _cell(v:str):
-    "A csv cell as a value: '' → None, numbers as numbers, True/False as bools."
-    if v == '': return None
-    if v in ('True', 'False'): return v == 'True'
-    try: return int(v)
-    except ValueError: pass
-    try: return _number(v)
-    except ValueError: return v
-
-def _csv_rows(path, required:list, numeric:list):
-    "(dict rows, malformed list) of a csv file: a row is malformed if its field count or a required number is wrong."
-    rows, bad = [], []
-    with open(path, newline='') as f:
-        lines = f.read().splitlines()
-    header = next(csv.reader(lines[:1]), [])
-    for c in required:
-        if c not in header: raise ValueError(f"{Path(path).name}: column {c!r} is missing; found {', '.join(header)}")
-    for i, fields_ in enumerate(csv.reader(lines[1:]), 2):
-        if not fields_: continue
-        row = dict(zip(header, fields_))
-        try:
-            if len(fields_) != len(header): raise ValueError('field count')
-            for c in numeric: _number(row[c])
-        except ValueError: bad.append((str(path), i, lines[i - 1])); continue
-        rows.append({k: _cell(v) for k, v in row.items()})
-    return rows, bad
-
-def import_corruption_results(path, # a `results_per_run.csv` or a folder searched for them
-                              records:bool=False, # also return the run records (for `write_imported_runs`)
-                             ):
-    "(DataFrame shaped like `load_runs`, number of malformed lines) of the corruption study's per-run results."
-    recs, bad = [], []
-    for f in _legacy_files(path, 'results_per_run.csv'):
-        rows, b = _csv_rows(f, ['p', 'test_accuracy'], ['p', 'test_accuracy']); bad += b
-        for row in rows:
-            config = {'dataset_name': 'MNIST', 'training_mode': 'entire', 'optimizer': 'adam'}
-            results = {}
-            for k, v in row.items():
-                if k in _CORRUPTION_RESULTS: results[_CORRUPTION_RESULTS[k]] = v
-                elif k in _CORRUPTION_CONFIG: config[_CORRUPTION_CONFIG[k]] = v
-                elif isinstance(v, (int, float)) and not isinstance(v, bool) and k not in config: results[k] = v
-                else: config[k] = v
-            results = {'round': config.get('rounds'), **results}
-            recs.append(dict(run_id=_legacy_id(config), state='done', config=config, rows=[results], source=str(f)))
-    _warn_malformed(f"corruption results under {path}", bad)
-    df = _imported_frame(recs)
-    return (df, len(bad), recs) if records else (df, len(bad))
-
-def import_corruption_summary(path, # a `results_summary.csv`
-                             ) -> tuple:
-    "(DataFrame shaped like `summarize`, number of malformed lines) of the corruption study's summary."
-    rows, bad = _csv_rows(path, ['p', 'mean_test_accuracy'], ['p', 'mean_test_accuracy', 'std_test_accuracy', 'stderr_test_accuracy'])
-    _warn_malformed(f"corruption summary {path}", bad)
-    df = pd.DataFrame(rows).rename(columns={'model_type': 'model', 'p': 'corruption_p', 'mean_test_accuracy': 'mean',
-                                            'std_test_accuracy': 'std', 'stderr_test_accuracy': 'stderr'})
-    if 'count' not in df:
-        ratio = (df['std'] / df['stderr']).where(df['stderr'] > 0)
-        df['count'] = ratio.pow(2).round().astype('Int64')
-    for c in ('min', 'max'):
-        if c not in df: df[c] = np.nan
-    by = [c for c in df.columns if c not in ('count', 'mean', 'std', 'stderr', 'min', 'max')]
-    return df[[*by, 'count', 'mean', 'std', 'stderr', 'min', 'max']], len(bad)
-
-# %% ../nbs/07_analysis.ipynb #a1f81a13
-def import_psa_trials(path, # a PSA trials markdown file, or a folder searched for `*trials*.md`
-                      records:bool=False, # also return the run records (for `write_imported_runs`)
-                     ):
-    "(DataFrame shaped like `load_runs`, number of malformed lines) of the PSA study's markdown trial tables."
-    recs, bad = [], []
-    for f in _legacy_files(path, '*trials*.md'):
-        arch, modes = None, None
-        for i, line in enumerate(Path(f).read_text().splitlines(), 1):
-            m = re.match(r'#+\s*Architecture:\s*(\S+)', line)
-            if m: arch, modes = m.group(1), None; continue
-            if not line.lstrip().startswith('|') or arch is None: continue
-            cells = [c.strip() for c in line.strip().strip('|').split('|')]
-            if modes is None:
-                if cells and cells[0].lower() == 'trial': modes = [c.lower() for c in cells[1:]]
-                continue
-            if all(re.fullmatch(r':?-+:?(:?-+:?)*', c) for c in cells if c): continue  # the separator row
-            try:
-                if len(cells) != len(modes) + 1: raise ValueError('cell count')
-                trial, values = int(cells[0]), [None if c == '' else _number(c) for c in cells[1:]]
-            except ValueError: bad.append((str(f), i, line)); continue
-            for mode, v in zip(modes, values):
-                if v is None: continue
-                config = {'model': 'mlp', 'dataset_name': 'mnist', 'training_mode': 'psa', 'config': [arch],
-                          'ablation': mode, 'seed': trial}
-                recs.append(dict(run_id=_legacy_id(config), state='done', config=config,
-                                 rows=[{'round': None, 'val_acc': v / 100}], source=str(f)))
-    _warn_malformed(f"PSA trial tables under {path}", bad)
-    df = _imported_frame(recs)
-    return (df, len(bad), recs) if records else (df, len(bad))
-
-# %% ../nbs/07_analysis.ipynb #d37bed48
-def write_imported_runs(records:list, # run records from an importer (`records=True`)
-                        runs_dir, # the runs directory to write into
-                       ) -> list:
-    "Write imported run records as run directories; returns the ids written (existing runs are left alone)."
-    written = []
-    for rec in records:
-        rd = RunDir(runs_dir, rec['run_id'])
-        if rd.config_path.exists(): continue
-        rd.path.mkdir(parents=True, exist_ok=True)
-        rd.write_metrics([{k: v for k, v in r.items() if v is not None} for r in rec['rows']])
-        atomic_write(rd.config_path, json.dumps(rec['config'], sort_keys=True, indent=1, default=str))
-        if rec['state'] in ('done', 'diverged'): rd.finish(rec['state'], imported_from=rec['source'])
-        else: rd.set_status(rec['state'], imported_from=rec['source'])
-        written.append(rec['run_id'])
-    return written
-
-def import_legacy(old_dir, # a folder of old reports, corruption CSVs and/or PSA trial tables
-                  runs_dir, # the runs directory to write into
-                 ) -> dict:
-    "Import every legacy format found under `old_dir` into `runs_dir`: counts of runs found, written and malformed lines."
-    found, malformed = [], 0
-    for importer in (import_legacy_reports, import_corruption_results, import_psa_trials):
-        _, n_bad, recs = importer(old_dir, records=True)
-        found += recs; malformed += n_bad
-    return {'runs': len(found), 'written': len(write_imported_runs(found, runs_dir)), 'malformed': malformed}
 
 # %% ../nbs/07_analysis.ipynb #d49d85d4
 AXES = ('round', 'step', 'samples')
@@ -787,3 +579,14 @@ def report(runs_dir, # the runs directory
     if fmt == 'md': return to_markdown(t)
     if fmt == 'latex': return to_latex(t, caption=caption, label=label)
     return _with_index(t).to_csv(index=False)
+
+# %% ../nbs/07_analysis.ipynb #2f6082e5
+_LEGACY = ('import_legacy_reports', 'import_corruption_results', 'import_corruption_summary', 'import_psa_trials',
+           'write_imported_runs', 'import_legacy')
+
+def __getattr__(name:str):
+    "The legacy importers of `blockopt.legacy`, reachable from `blockopt.analysis` as well."
+    if name in _LEGACY:
+        from blockopt import legacy
+        return getattr(legacy, name)
+    raise AttributeError(f"module 'blockopt.analysis' has no attribute {name!r}")
