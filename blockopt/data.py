@@ -14,13 +14,14 @@ import pandas as pd
 import torch
 from fastcore.basics import patch
 from .core import AUGMENT_POLICIES, Registry, atomic_write, default_data_root
+from .transforms import AugmentPolicy, Compose, Normalize, PixelCorruption, RandomCropFlip
+
 
 # %% auto #0
 __all__ = ['TASKS', 'SPLITS', 'IGNORE_INDEX', 'DATASETS', 'DatasetInfo', 'register_dataset', 'dataset_info',
            'DatasetUnavailableError', 'sorting_sequences', 'dataset_table', 'Split', 'DatasetSplit', 'split_indices',
-           'load_splits', 'load_dataset', 'Normalize', 'RandomCropFlip', 'PixelCorruption', 'AugmentPolicy', 'Compose',
-           'TensorLoader', 'eval_batches', 'DatasetLoader', 'train_transform', 'Data', 'make_data', 'class_balance',
-           'zero_r', 'nearest_class_mean_accuracy']
+           'load_splits', 'load_dataset', 'TensorLoader', 'eval_batches', 'DatasetLoader', 'train_transform', 'Data',
+           'make_data', 'class_balance', 'zero_r', 'nearest_class_mean_accuracy']
 
 # %% ../nbs/01_data.ipynb #6215e9c2
 TASKS = ('classification', 'regression', 'sequence')
@@ -438,94 +439,6 @@ def load_dataset(name:str, # dataset name (see `DATASETS`)
     "One split of dataset `name` as a `Split` (or a `DatasetSplit` for data read from disk)."
     _check_split(split)
     return load_splits(name, data_root, device, download, splits=(split,), **kwargs)[split]
-
-# %% ../nbs/01_data.ipynb #2dec57d5
-def _per_channel(v, x):
-    "`v` (one number, or one per channel) shaped to broadcast over a batch `x` of shape (B, C, ...)."
-    v = torch.as_tensor(v, dtype=x.dtype, device=x.device)
-    return v.reshape(()) if v.numel() == 1 else v.reshape(-1, *[1] * (x.dim() - 2))
-
-class Normalize:
-    "Batch transform `(x - mean) / std`, per channel."
-    def __init__(self, mean, # one number, or one per channel
-                 std, # one number, or one per channel
-                ): self.mean, self.std = mean, std
-    def __call__(self, x, generator=None): return (x - _per_channel(self.mean, x)) / _per_channel(self.std, x)
-    def __repr__(self): return f"Normalize(mean={self.mean}, std={self.std})"
-
-# %% ../nbs/01_data.ipynb #cde682bb
-class RandomCropFlip:
-    "Batch transform: pad, crop back at a random offset per sample, and mirror a random half (CIFAR-style)."
-    def __init__(self, padding:int=4, # pixels added on each side before cropping
-                 flip:bool=True, # also mirror horizontally with probability 1/2
-                 fill=0., # padding value: one number, or one per channel
-                ): self.padding, self.flip, self.fill = padding, flip, fill
-
-    def __call__(self, x, generator=None):
-        B, C, H, W = x.shape
-        p, dev = self.padding, x.device
-        padded = x.new_empty(B, C, H + 2*p, W + 2*p)
-        padded.copy_(_per_channel(self.fill, x).expand_as(padded))
-        padded[:, :, p:p + H, p:p + W] = x
-        rows = torch.randint(0, 2*p + 1, (B, 1), generator=generator, device=dev) + torch.arange(H, device=dev)
-        cols = torch.randint(0, 2*p + 1, (B, 1), generator=generator, device=dev) + torch.arange(W, device=dev)
-        if self.flip: cols = torch.where(torch.rand(B, 1, generator=generator, device=dev) < 0.5, cols.flip(1), cols)
-        idx = (rows[:, :, None] * (W + 2*p) + cols[:, None, :]).reshape(B, 1, H * W).expand(B, C, H * W)
-        return padded.reshape(B, C, -1).gather(2, idx).reshape(B, C, H, W)
-
-    def __repr__(self): return f"RandomCropFlip(padding={self.padding}, flip={self.flip}, fill={self.fill})"
-
-# %% ../nbs/01_data.ipynb #82e25f1a
-class PixelCorruption:
-    "Batch transform: each pixel replaced by U[0,1) noise with probability `p`, fresh for every batch."
-    def __init__(self, p:float, # probability that a pixel is replaced
-                 mean=None, # the data's normalisation (None: the data are in pixel space)
-                 std=None,
-                ):
-        if not 0 <= p <= 1: raise ValueError(f"PixelCorruption p={p!r} is invalid: expected a probability in [0, 1]")
-        self.p, self.mean, self.std = p, mean, std
-
-    def __call__(self, x, generator=None):
-        if self.p == 0: return x
-        u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        mask, noise = (u < self.p).to(x.dtype), u / self.p  # given u < p, u/p is U[0,1): one draw, mask and noise
-        if self.mean is not None: noise = Normalize(self.mean, self.std)(noise)
-        return torch.lerp(x, noise, mask)  # exactly x where the mask is 0, the noise where it is 1
-
-    def __repr__(self): return f"PixelCorruption(p={self.p})"
-
-# %% ../nbs/01_data.ipynb #2651ed78
-class AugmentPolicy:
-    "Batch transform: torchvision v2 RandAugment or TrivialAugmentWide on each image, in uint8 pixel space."
-    def __init__(self, policy:str, # 'randaugment' or 'trivialaugment'
-                 mean=None, # the data's normalisation (None: the data are in [0, 1] pixel space)
-                 std=None,
-                ):
-        if policy not in AUGMENT_POLICIES[1:]:
-            raise ValueError(f"augment_policy={policy!r} is invalid: expected one of {', '.join(map(repr, AUGMENT_POLICIES))}")
-        from torchvision.transforms import v2
-        self.policy, self.mean, self.std = policy, mean, std
-        self.op = v2.RandAugment(num_ops=2, magnitude=9) if policy == 'randaugment' else v2.TrivialAugmentWide()
-
-    def __call__(self, x, generator=None):
-        seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device if generator is not None else 'cpu'))
-        pixels = x if self.mean is None else x * _per_channel(self.std, x) + _per_channel(self.mean, x)
-        u8 = (pixels * 255).round_().clamp_(0, 255).to(torch.uint8)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            out = torch.stack([self.op(img) for img in u8]).to(x.dtype).div_(255)
-        return out if self.mean is None else Normalize(self.mean, self.std)(out)
-
-    def __repr__(self): return f"AugmentPolicy({self.policy!r})"
-
-# %% ../nbs/01_data.ipynb #d0468715
-class Compose:
-    "Batch transforms applied in order, all drawing from the same generator."
-    def __init__(self, *transforms): self.transforms = [t for t in transforms if t is not None]
-    def __call__(self, x, generator=None):
-        for t in self.transforms: x = t(x, generator)
-        return x
-    def __repr__(self): return f"Compose({', '.join(map(repr, self.transforms))})"
 
 # %% ../nbs/01_data.ipynb #7194fd7e
 class _EpochLoader:

@@ -198,7 +198,8 @@ class Trainer:
         self.task = self.data.info.task
         if model is None:
             model = build_model(cfg.model, self.data.info.input_shape, self.data.info.n_classes, config=cfg.config,
-                                activation=cfg.activation, dropout=cfg.dropout, beta=cfg.beta)
+                                activation=cfg.activation, dropout=cfg.dropout, beta=cfg.beta,
+                                stochastic_depth=cfg.stochastic_depth)  # 0 for every model that takes none
         if cfg.n_block_groups: model = group_blocks(model, cfg.n_block_groups)
         self.model, self.loss_fn = model.to(self.device), loss_for(self.task)
         self.train_loss_fn = train_loss_for(self.task, cfg.label_smoothing)  # evaluation keeps `loss_fn`
@@ -215,7 +216,8 @@ class Trainer:
         self.timings = None  # a dict of seconds per phase once a callback sets it (see `enable_timings`)
         if cfg.training_mode not in ENGINES:
             raise ValueError(f"training_mode={cfg.training_mode!r} needs its engine registered: "
-                             f"import blockopt.distributed first (the blockopt command does)")
+                             f"import the module that registers it (blockopt.distributed, blockopt.psa), or start runs "
+                             f"with blockopt.run.run_config, which does")
         self.engine = ENGINES[cfg.training_mode](self)
         self.callbacks = sorted([*default_callbacks(cfg), *getattr(self.engine, 'callbacks', ()), *callbacks],
                                 key=lambda c: getattr(c, 'order', 0))
@@ -659,6 +661,6 @@ def _serve_rank(cfg:RunConfig, rd:RunDir, force:bool) -> RunDir:
         cfg = cfg.replace(cuda_core=(cfg.cuda_core + int(os.environ.get('LOCAL_RANK', rank))) % torch.cuda.device_count())
     t = Trainer(cfg, verbose=False)
     if not hasattr(t.engine, 'serve'):
-        raise ValueError(f"RunConfig.training_mode={cfg.training_mode!r} is invalid under torchrun: only blockwise runs on several processes")
+        raise ValueError(f"RunConfig.training_mode={cfg.training_mode!r} is invalid under torchrun: only blockwise and entire run on several processes")
     t.engine.serve()
     return rd

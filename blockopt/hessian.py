@@ -13,7 +13,7 @@ from torch import nn
 # %% auto #0
 __all__ = ['block_parameters', 'flatten', 'unflatten', 'exact_hessian', 'HessianOperator', 'hvp', 'Eigenpairs', 'top_eigenvalues',
            'per_block', 'TraceEstimate', 'trace', 'SpectralDensity', 'density', 'plot_density', 'block_interaction',
-           'plot_block_interaction', 'finite_difference_hvp', 'finite_difference_sweep']
+           'plot_block_interaction']
 
 # %% ../nbs/04a_hessian.ipynb #57318b8a
 def _block_indices(model, blocks) -> list[int]:
@@ -674,50 +674,3 @@ def plot_block_interaction(matrix:np.ndarray, # from `block_interaction`
     ax.set_xlabel('block j'); ax.set_ylabel('block i')
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
     return ax
-
-# %% ../nbs/04a_hessian.ipynb #65555424
-def _fd(op, v, eps):
-    "Central difference of gradients along `v` with step length `eps`."
-    v = torch.as_tensor(v).to(op.device, op.dtype).reshape(-1)
-    norm = v.norm()
-    if norm == 0: return torch.zeros_like(v)
-    u, saved = unflatten(v / norm, op.params), [p.detach().clone() for p in op.params]
-    try:
-        grads = []
-        for sign in (1, -1):
-            with torch.no_grad():
-                for p, s, d in zip(op.params, saved, u): p.copy_(s + sign * eps * d)
-            grads.append(op.gradient())
-    finally:
-        with torch.no_grad():
-            for p, s in zip(op.params, saved): p.copy_(s)
-        op._graphs = None  # in-place edits invalidate kept graphs
-    return (grads[0] - grads[1]) * (norm / (2 * eps))
-
-def finite_difference_hvp(model:nn.Module, # a model with `blocks` (or a `HessianOperator`)
-                          loss_fn, # `loss_fn(outputs, targets)`, a mean over the batch
-                          batch, # an `(inputs, targets)` pair, or a list of them
-                          vector:torch.Tensor, # flat vector over the parameters of `blocks`
-                          eps:float=1e-4, # step length in parameter space
-                          blocks:list=None, # block indices (all blocks if None)
-                          **kwargs, # `mode`, `dtype` of `HessianOperator`
-                         ) -> torch.Tensor:
-    "`H v` by central differences of gradients (the old code's finite-difference Hessian)."
-    if not eps > 0: raise ValueError(f"eps={eps!r} is invalid: expected a number > 0")
-    return _fd(_operator(model, loss_fn, batch, blocks, **kwargs), vector, eps)
-
-def finite_difference_sweep(model:nn.Module, # a model with `blocks` (or a `HessianOperator`)
-                            loss_fn, # `loss_fn(outputs, targets)`, a mean over the batch
-                            batch, # an `(inputs, targets)` pair, or a list of them
-                            vector:torch.Tensor=None, # flat vector (default: a Gaussian one)
-                            eps=tuple(10.**-np.arange(1, 11)), # step lengths to try
-                            blocks:list=None, # block indices (all blocks if None)
-                            seed:int=0, # seed of the default vector
-                            **kwargs, # `mode`, `dtype` of `HessianOperator`
-                           ):
-    "A DataFrame of `eps` against the relative error of `finite_difference_hvp` to the exact product."
-    import pandas as pd
-    op = _operator(model, loss_fn, batch, blocks, **kwargs)
-    if vector is None: vector = torch.randn(op.n, generator=torch.Generator().manual_seed(seed)).to(op.device, op.dtype)
-    exact = op.matvec(vector)
-    return pd.DataFrame({'eps': list(eps), 'relative_error': [float((_fd(op, vector, e) - exact).norm() / exact.norm()) for e in eps]})
