@@ -346,7 +346,7 @@ def run_sweep(spec, # a `Sweep`, a YAML file or a dict
              ) -> pd.DataFrame:
     "Run every run of a sweep not yet done; returns the sweep's status (one row per run)."
     s = spec if isinstance(spec, Sweep) else load_spec(spec, profile)
-    runs_dir = Path(runs_dir or s.base.get('runs_dir') or Path('runs')/s.name)
+    runs_dir = Path(runs_dir or s.base.get('runs_dir') or Path('runs')/s.name).absolute()  # kernels run elsewhere
     cfgs = all_cfgs = sweep_configs(s, runs_dir)
     fields, say = varying_fields(s), out or (lambda *a, **k: None)
     if only is not None: cfgs = [c for c in cfgs if c.run_id in only]
