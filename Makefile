@@ -39,9 +39,10 @@ sync: $(STAMP)
 
 nbtest: $(STAMP)
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nbdev_test --n_workers 2 --timing
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nbdev_test --path papers --file_glob run.ipynb --n_workers 2 --timing  # the studies' run notebooks at their tiny defaults
 
 pytest: $(STAMP)
-	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests -q
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests -q --durations=8
 
 test: sync nbtest pytest
 
