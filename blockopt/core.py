@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 import torch
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['MODES', 'OPTIMIZERS', 'PRECISIONS', 'BLOCK_ORDERS', 'OPTIMIZER_STATES', 'ACTIVATIONS', 'LR_SCHEDULES', 'ABLATIONS',
@@ -202,8 +203,8 @@ def config_fields(results_only=False) -> list:
     "The dataclass fields of `RunConfig` (only those that change results if `results_only`)."
     return [f for f in fields(RunConfig) if f.metadata['results'] or not results_only]
 
-@typing.no_type_check
-def _from_dict(cls, d:dict) -> RunConfig:
+@patch(cls_method=True)
+def from_dict(cls:RunConfig, d:dict) -> RunConfig:
     "Build a `RunConfig` from a dict, refusing unknown keys."
     names = [f.name for f in fields(cls)]
     for k in d:
@@ -211,33 +212,35 @@ def _from_dict(cls, d:dict) -> RunConfig:
             raise ValueError(f"RunConfig has no field {k!r}{did_you_mean(k, names)}; valid: {', '.join(names)}")
     return cls(**d)
 
-def _to_dict(self, results_only=False) -> dict:
+@patch
+def to_dict(self:RunConfig, results_only=False) -> dict:
     "The fields as a plain dict (only those that change results if `results_only`)."
     return {f.name: getattr(self, f.name) for f in config_fields(results_only)}
 
-def _to_json(self, results_only=False, indent=None) -> str:
+@patch
+def to_json(self:RunConfig, results_only=False, indent=None) -> str:
     "Canonical JSON: sorted keys; compact unless `indent` is given."
     return json.dumps(self.to_dict(results_only), sort_keys=True, indent=indent,
                       separators=None if indent else (',', ':'))
 
-RunConfig.from_dict = classmethod(_from_dict)
-RunConfig.to_dict, RunConfig.to_json = _to_dict, _to_json
-RunConfig.run_id = property(lambda self: hashlib.sha256(self.to_json(results_only=True).encode()).hexdigest()[:16],
-                            doc="16 hex characters of the sha256 of the canonical JSON of the result fields.")
+@patch(as_prop=True)
+def run_id(self:RunConfig) -> str:
+    "16 hex characters of the sha256 of the canonical JSON of the result fields."
+    return hashlib.sha256(self.to_json(results_only=True).encode()).hexdigest()[:16]
 
 # %% ../nbs/00_core.ipynb #6389609c
-def _from_json(cls, path_or_text) -> RunConfig:
+@patch(cls_method=True)
+def from_json(cls:RunConfig, path_or_text) -> RunConfig:
     "Build a `RunConfig` from a JSON file or a JSON string."
     text = str(path_or_text)
     if not text.lstrip().startswith('{'): text = Path(text).read_text()
     return cls.from_dict(json.loads(text))
 
-def _replace(self, **changes) -> RunConfig:
+@patch
+def replace(self:RunConfig, **changes) -> RunConfig:
     "A copy with `changes` applied (and validated)."
     return type(self).from_dict({**self.to_dict(), **changes})
 
-RunConfig.from_json = classmethod(_from_json)
-RunConfig.replace = _replace
 
 # %% ../nbs/00_core.ipynb #243b721b
 def parse_flag(name:str, text:str):
