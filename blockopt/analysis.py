@@ -264,7 +264,8 @@ def load_measurements(runs_dir, # the folder of run directories
     return df.astype({'round': 'int64', 'block': 'Int64', 'value': 'float64', 'unit': str, 'quantity': str})
 
 # %% ../nbs/07_analysis.ipynb #cdab3f73
-def final(df:pd.DataFrame) -> pd.DataFrame:
+def final(df:pd.DataFrame, # one row per report, with a `run_id` column (e.g. from `load_runs`)
+         )->pd.DataFrame:
     "The last report of each run."
     return df.groupby('run_id', sort=False).tail(1).reset_index(drop=True)
 
@@ -457,8 +458,9 @@ def mlp_parameters(architecture:str, # 'L*W'
 
 def architecture_table(architectures, # e.g. ['1*2048', '2*939', '939*2']
                        asymmetric=None, # the architectures outside the matched design (default: depth > width)
-                       n_inputs:int=784, n_classes:int=10,
-                      ) -> pd.DataFrame:
+                       n_inputs:int=784, # input features of the MLPs
+                       n_classes:int=10, # output classes of the MLPs
+                      )->pd.DataFrame:
     "Architecture, Parameters (with thousands separators) and Parameter Matching (Matched / Asymmetric)."
     def is_asym(a):
         if asymmetric is not None: return a in set(asymmetric)
@@ -557,8 +559,9 @@ def report(runs_dir, # the runs directory
            fmt:str='md', # 'md', 'latex' or 'csv'
            loss_threshold:float=None, # for 'rounds': the loss to reach (instead of or with the accuracy)
            axis:str='round', # for 'rounds': count rounds, steps or samples
-           caption:str=None, label:str=None, # for 'latex'
-          ) -> str:
+           caption:str=None, # for 'latex': the table's caption
+           label:str=None, # for 'latex': the table's label
+          )->str:
     "The table `table` of the runs under `runs_dir`, rendered as Markdown, LaTeX or CSV."
     _check('table', table, TABLES); _check('fmt', fmt, FORMATS); _check('axis', axis, AXES)
     by = [b.strip() for b in by.split(',') if b.strip()] if isinstance(by, str) else list(by)

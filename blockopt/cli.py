@@ -24,7 +24,8 @@ class _Parser(argparse.ArgumentParser):
     "An `ArgumentParser` whose errors are one line on stderr and exit code 2."
     def error(self, message): self.exit(2, f"{self.prog}: {message}\n")
 
-def one_line(e:BaseException) -> str:
+def one_line(e:BaseException, # the error
+            )->str:
     "The message of `e` on one line (its lines joined)."
     lines = [l.strip() for l in str(e).splitlines() if l.strip()]
     return ' '.join(lines) or type(e).__name__
@@ -198,7 +199,8 @@ def _unknown(p:argparse.ArgumentParser, command:str, extra:list) -> str:
     name = flag.split('=')[0]
     return f"unknown flag {name}{did_you_mean(name, [o for o in sub._option_string_actions if o.startswith('--')])}; see blockopt {command} --help"
 
-def main(argv=None) -> int:
+def main(argv=None, # the arguments after `blockopt`; None reads `sys.argv`
+        )->int:
     "Entry point of the `blockopt` console script."
     p = parser()
     args, extra = p.parse_known_args(argv)

@@ -19,7 +19,9 @@ __all__ = ['MODES', 'OPTIMIZERS', 'PRECISIONS', 'BLOCK_ORDERS', 'OPTIMIZER_STATE
            'default_data_root', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #2e212517
-def did_you_mean(name, choices):
+def did_you_mean(name, # the name that was not found
+                 choices, # the valid names
+                ):
     "A ' (did you mean ...?)' hint for `name` among `choices`, or ''."
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -30,7 +32,9 @@ class Registry(Mapping):
     def __init__(self, kind:str): # what the entries are, for messages: 'model', 'dataset', ...
         self.kind, self._entries = kind, {}
 
-    def register(self, name:str, entry=None):
+    def register(self, name:str, # the name `entry` is looked up by
+                 entry=None, # the object to register; omit to use `register(name)` as a decorator
+                ):
         "Add `entry` under `name`; without `entry`, a decorator."
         if entry is None: return lambda o: self.register(name, o)
         self._entries[name] = entry
@@ -78,67 +82,67 @@ _prob = (lambda v: 0 <= v <= 1, 'a number in [0, 1]')
 class RunConfig:
     "Every hyper-parameter of one run; its canonical JSON hashes to the run id."
     # what is trained, on what
-    model: str = _f('mnist1d_mlp', 'architecture name (see blockopt.models.MODELS)')
-    dataset_name: str = _f('mnist1d', 'dataset name (see blockopt.data.DATASETS)')
-    config: typing.Optional[list] = _f(None, 'model-specific list, e.g. [16,16,32], 16,16,32, 1*2048 or ["2*939"]',
+    model: str = _f('mnist1d_mlp', 'architecture name (see blockopt.models.MODELS)')  # architecture name (see blockopt.models.MODELS)
+    dataset_name: str = _f('mnist1d', 'dataset name (see blockopt.data.DATASETS)')  # dataset name (see blockopt.data.DATASETS)
+    config: typing.Optional[list] = _f(None, 'model-specific list, e.g. [16,16,32], 16,16,32, 1*2048 or ["2*939"]',  # model-specific list, e.g. [16,16,32], 16,16,32, 1*2048 or ["2*939"]
                                        coerce=lambda v: _split_list(v) if isinstance(v, str) else v)
-    activation: typing.Optional[str] = _f(None, 'activation of models that take one', ACTIVATIONS)
-    dropout: float = _f(0.0, 'dropout probability of models that take one', check=_prob)
-    beta: float = _f(1.0, 'residual weight of residual_cnn')
+    activation: typing.Optional[str] = _f(None, 'activation of models that take one', ACTIVATIONS)  # activation of models that take one
+    dropout: float = _f(0.0, 'dropout probability of models that take one', check=_prob)  # dropout probability of models that take one
+    beta: float = _f(1.0, 'residual weight of residual_cnn')  # residual weight of residual_cnn
     # how it is trained
-    training_mode: str = _f('entire', 'training engine', MODES)
-    K: int = _f(1, 'optimiser steps per block per round (per round in entire)', check=_nonneg)
-    step_size: float = _f(1e-3, 'learning rate', check=_positive)
-    optimizer: str = _f('adam', 'optimiser', OPTIMIZERS)
-    momentum: float = _f(0.0, 'SGD momentum', check=_prob)
-    weight_decay: float = _f(0.0, 'weight decay', check=_nonneg)
-    batch_size: int = _f(128, 'mini-batch size', check=_atleast1)
-    rounds: int = _f(10, 'number of rounds', check=_atleast1)
-    seed: int = _f(0, 'seed of random, numpy and torch', check=_nonneg)
-    deterministic: bool = _f(False, 'ask torch for deterministic algorithms')
-    lr_schedule: str = _f('constant', 'learning-rate schedule over the run', LR_SCHEDULES)
-    warmup_steps: int = _f(0, 'linear learning-rate warm-up, in optimiser steps', check=_nonneg)
-    grad_clip: typing.Optional[float] = _f(None, 'clip the gradient norm to this value', check=_positive)
-    precision: str = _f('fp32', 'training precision', PRECISIONS)
+    training_mode: str = _f('entire', 'training engine', MODES)  # training engine
+    K: int = _f(1, 'optimiser steps per block per round (per round in entire)', check=_nonneg)  # optimiser steps per block per round (per round in entire)
+    step_size: float = _f(1e-3, 'learning rate', check=_positive)  # learning rate
+    optimizer: str = _f('adam', 'optimiser', OPTIMIZERS)  # optimiser
+    momentum: float = _f(0.0, 'SGD momentum', check=_prob)  # SGD momentum
+    weight_decay: float = _f(0.0, 'weight decay', check=_nonneg)  # weight decay
+    batch_size: int = _f(128, 'mini-batch size', check=_atleast1)  # mini-batch size
+    rounds: int = _f(10, 'number of rounds', check=_atleast1)  # number of rounds
+    seed: int = _f(0, 'seed of random, numpy and torch', check=_nonneg)  # seed of random, numpy and torch
+    deterministic: bool = _f(False, 'ask torch for deterministic algorithms')  # ask torch for deterministic algorithms
+    lr_schedule: str = _f('constant', 'learning-rate schedule over the run', LR_SCHEDULES)  # learning-rate schedule over the run
+    warmup_steps: int = _f(0, 'linear learning-rate warm-up, in optimiser steps', check=_nonneg)  # linear learning-rate warm-up, in optimiser steps
+    grad_clip: typing.Optional[float] = _f(None, 'clip the gradient norm to this value', check=_positive)  # clip the gradient norm to this value
+    precision: str = _f('fp32', 'training precision', PRECISIONS)  # training precision
     # Algorithm 1 (block proximal update)
-    prox_lambda: typing.Union[float, list[float]] = _f(0.0, 'proximal weight, one number or one per block',
+    prox_lambda: typing.Union[float, list[float]] = _f(0.0, 'proximal weight, one number or one per block',  # proximal weight, one number or one per block
                                                         check=_nonneg)
-    gamma: float = _f(1.0, 'damping: x_i <- x_i^t + gamma (x_hat_i - x_i^t)', check=_positive)
-    block_accuracy_factor: float = _f(0.0, 'inexact stop factor of delta_i (0: no early stop)', check=_nonneg)
-    block_order: typing.Union[str, list[int]] = _f('cyclic', 'cyclic, reverse, random or a list of block indices')
-    optimizer_state: str = _f('reset', 'optimiser state on a block switch', OPTIMIZER_STATES)
-    n_block_groups: typing.Optional[int] = _f(None, 'group consecutive blocks into this many blocks', check=_atleast1)
-    n_workers: int = _f(1, 'processes of the blockwise (parallel) engine', check=_atleast1)
-    communication_delay: float = _f(0.0, 'seconds waited after each synchronisation', check=_nonneg)
+    gamma: float = _f(1.0, 'damping: x_i <- x_i^t + gamma (x_hat_i - x_i^t)', check=_positive)  # damping: x_i <- x_i^t + gamma (x_hat_i - x_i^t)
+    block_accuracy_factor: float = _f(0.0, 'inexact stop factor of delta_i (0: no early stop)', check=_nonneg)  # inexact stop factor of delta_i (0: no early stop)
+    block_order: typing.Union[str, list[int]] = _f('cyclic', 'cyclic, reverse, random or a list of block indices')  # cyclic, reverse, random or a list of block indices
+    optimizer_state: str = _f('reset', 'optimiser state on a block switch', OPTIMIZER_STATES)  # optimiser state on a block switch
+    n_block_groups: typing.Optional[int] = _f(None, 'group consecutive blocks into this many blocks', check=_atleast1)  # group consecutive blocks into this many blocks
+    n_workers: int = _f(1, 'processes of the blockwise (parallel) engine', check=_atleast1)  # processes of the blockwise (parallel) engine
+    communication_delay: float = _f(0.0, 'seconds waited after each synchronisation', check=_nonneg)  # seconds waited after each synchronisation
     # Persistent Stochastic Ablation (training_mode psa: a round is one meta-loop)
-    ablation: str = _f('none', 'PSA mode: how the Last Known Good model is perturbed between meta-loops', ABLATIONS)
+    ablation: str = _f('none', 'PSA mode: how the Last Known Good model is perturbed between meta-loops', ABLATIONS)  # PSA mode: how the Last Known Good model is perturbed between meta-loops
     # data
-    max_train_samples: typing.Optional[int] = _f(None, 'use at most this many training samples', check=_atleast1)
-    val_size: float = _f(0.1, 'validation split: a fraction of train (< 1) or a count (>= 1)', check=_nonneg)
-    split_seed: int = _f(1337, 'seed of the train/validation split', check=_nonneg)
-    corruption_p: float = _f(0.0, 'probability that a training pixel is replaced by noise', check=_prob)
-    augment: bool = _f(False, 'random crop and flip on training batches (image datasets)')
-    augment_policy: str = _f('none', 'strong augmentation of training images (torchvision transforms v2)',
+    max_train_samples: typing.Optional[int] = _f(None, 'use at most this many training samples', check=_atleast1)  # use at most this many training samples
+    val_size: float = _f(0.1, 'validation split: a fraction of train (< 1) or a count (>= 1)', check=_nonneg)  # validation split: a fraction of train (< 1) or a count (>= 1)
+    split_seed: int = _f(1337, 'seed of the train/validation split', check=_nonneg)  # seed of the train/validation split
+    corruption_p: float = _f(0.0, 'probability that a training pixel is replaced by noise', check=_prob)  # probability that a training pixel is replaced by noise
+    augment: bool = _f(False, 'random crop and flip on training batches (image datasets)')  # random crop and flip on training batches (image datasets)
+    augment_policy: str = _f('none', 'strong augmentation of training images (torchvision transforms v2)',  # strong augmentation of training images (torchvision transforms v2)
                              AUGMENT_POLICIES)
-    mixup_alpha: float = _f(0.0, 'mixup Beta(alpha, alpha) on training batches (0: off)', check=_nonneg)
-    cutmix_alpha: float = _f(0.0, 'cutmix Beta(alpha, alpha) on training batches (0: off)', check=_nonneg)
-    label_smoothing: float = _f(0.0, 'label smoothing of the classification loss', check=_prob)
-    stochastic_depth: float = _f(0.0, 'drop-path probability of the last residual block (models that take one)',
+    mixup_alpha: float = _f(0.0, 'mixup Beta(alpha, alpha) on training batches (0: off)', check=_nonneg)  # mixup Beta(alpha, alpha) on training batches (0: off)
+    cutmix_alpha: float = _f(0.0, 'cutmix Beta(alpha, alpha) on training batches (0: off)', check=_nonneg)  # cutmix Beta(alpha, alpha) on training batches (0: off)
+    label_smoothing: float = _f(0.0, 'label smoothing of the classification loss', check=_prob)  # label smoothing of the classification loss
+    stochastic_depth: float = _f(0.0, 'drop-path probability of the last residual block (models that take one)',  # drop-path probability of the last residual block (models that take one)
                                  check=_prob)
     # stopping, reporting, measuring
-    target_accuracy: typing.Optional[float] = _f(None, 'stop once validation accuracy reaches this', check=_prob)
-    target_loss: typing.Optional[float] = _f(None, 'stop once validation loss falls to this')
-    patience: typing.Optional[int] = _f(None, 'stop after this many reports without improvement', check=_atleast1)
-    report_sampling_rate: int = _f(1, 'report metrics every this many rounds', check=_atleast1)
-    measurement_sampling_rate: int = _f(10, 'run measurement units every this many rounds', check=_atleast1)
-    measurements: list[str] = _f([], 'names of measurement units')
+    target_accuracy: typing.Optional[float] = _f(None, 'stop once validation accuracy reaches this', check=_prob)  # stop once validation accuracy reaches this
+    target_loss: typing.Optional[float] = _f(None, 'stop once validation loss falls to this')  # stop once validation loss falls to this
+    patience: typing.Optional[int] = _f(None, 'stop after this many reports without improvement', check=_atleast1)  # stop after this many reports without improvement
+    report_sampling_rate: int = _f(1, 'report metrics every this many rounds', check=_atleast1)  # report metrics every this many rounds
+    measurement_sampling_rate: int = _f(10, 'run measurement units every this many rounds', check=_atleast1)  # run measurement units every this many rounds
+    measurements: list[str] = _f([], 'names of measurement units')  # names of measurement units
     # where and how it runs (not part of the run id)
-    cuda_core: int = _f(-1, 'GPU index, -1 for CPU', results=False)
-    threads: typing.Optional[int] = _f(None, 'torch threads of this process', results=False, check=_atleast1)
-    checkpoint_every: int = _f(1, 'checkpoint every this many reports (0: never)', results=False, check=_nonneg)
-    data_root: typing.Optional[str] = _f(None, 'dataset cache folder (default $BLOCKOPT_DATA or ~/.cache/blockopt/data)',
+    cuda_core: int = _f(-1, 'GPU index, -1 for CPU', results=False)  # GPU index, -1 for CPU
+    threads: typing.Optional[int] = _f(None, 'torch threads of this process', results=False, check=_atleast1)  # torch threads of this process
+    checkpoint_every: int = _f(1, 'checkpoint every this many reports (0: never)', results=False, check=_nonneg)  # checkpoint every this many reports (0: never)
+    data_root: typing.Optional[str] = _f(None, 'dataset cache folder (default $BLOCKOPT_DATA or ~/.cache/blockopt/data)',  # dataset cache folder (default $BLOCKOPT_DATA or ~/.cache/blockopt/data)
                                          results=False)
-    runs_dir: str = _f('runs', 'folder of run directories', results=False)
+    runs_dir: str = _f('runs', 'folder of run directories', results=False)  # folder of run directories
 
     def __post_init__(self): _validate(self)
 
@@ -199,12 +203,14 @@ def _validate(cfg):
             raise _invalid(name, value, f"one of {', '.join(sorted(registry))}{did_you_mean(value, registry)}")
 
 # %% ../nbs/00_core.ipynb #57643f54
-def config_fields(results_only=False) -> list:
+def config_fields(results_only=False, # only the fields that change results (those in the run id)
+                 )->list:
     "The dataclass fields of `RunConfig` (only those that change results if `results_only`)."
     return [f for f in fields(RunConfig) if f.metadata['results'] or not results_only]
 
 @patch(cls_method=True)
-def from_dict(cls:RunConfig, d:dict) -> RunConfig:
+def from_dict(cls:RunConfig, d:dict, # field name -> value
+             )->RunConfig:
     "Build a `RunConfig` from a dict, refusing unknown keys."
     names = [f.name for f in fields(cls)]
     for k in d:
@@ -213,12 +219,15 @@ def from_dict(cls:RunConfig, d:dict) -> RunConfig:
     return cls(**d)
 
 @patch
-def to_dict(self:RunConfig, results_only=False) -> dict:
+def to_dict(self:RunConfig, results_only=False, # only the fields that change results (those in the run id)
+           )->dict:
     "The fields as a plain dict (only those that change results if `results_only`)."
     return {f.name: getattr(self, f.name) for f in config_fields(results_only)}
 
 @patch
-def to_json(self:RunConfig, results_only=False, indent=None) -> str:
+def to_json(self:RunConfig, results_only=False, # only the fields that change results (those in the run id)
+            indent=None, # JSON indent; None for the compact canonical form
+           )->str:
     "Canonical JSON: sorted keys; compact unless `indent` is given."
     return json.dumps(self.to_dict(results_only), sort_keys=True, indent=indent,
                       separators=None if indent else (',', ':'))
@@ -230,7 +239,8 @@ def run_id(self:RunConfig) -> str:
 
 # %% ../nbs/00_core.ipynb #6389609c
 @patch(cls_method=True)
-def from_json(cls:RunConfig, path_or_text) -> RunConfig:
+def from_json(cls:RunConfig, path_or_text, # a JSON file, or JSON text starting with `{`
+             )->RunConfig:
     "Build a `RunConfig` from a JSON file or a JSON string."
     text = str(path_or_text)
     if not text.lstrip().startswith('{'): text = Path(text).read_text()
@@ -243,7 +253,9 @@ def replace(self:RunConfig, **changes) -> RunConfig:
 
 
 # %% ../nbs/00_core.ipynb #243b721b
-def parse_flag(name:str, text:str):
+def parse_flag(name:str, # a `RunConfig` field
+               text:str, # the flag value as typed: JSON, or a bare string
+              ):
     "The value of flag `name` given as `text` on the command line."
     tp = typing.get_type_hints(RunConfig)[name]
     try: value = json.loads(text)
@@ -251,7 +263,8 @@ def parse_flag(name:str, text:str):
     if isinstance(value, str) or _type_ok(value, tp)[0]: return value
     return text if _type_ok(text, tp)[0] else value
 
-def add_config_flags(parser:argparse.ArgumentParser):
+def add_config_flags(parser:argparse.ArgumentParser, # the parser to extend
+                    ):
     "Add one `--field` flag per `RunConfig` field to `parser` (defaults left to the dataclass)."
     group = parser.add_argument_group('run configuration (RunConfig fields)')
     for f in fields(RunConfig):
@@ -261,7 +274,9 @@ def add_config_flags(parser:argparse.ArgumentParser):
                            help=f"{f.metadata['help']}{choices} (default: {json.dumps(default)})")
     return parser
 
-def config_from_args(args:argparse.Namespace, base:dict=None) -> RunConfig:
+def config_from_args(args:argparse.Namespace, # parsed flags; fields not given are absent
+                     base:dict=None, # field values under the flags (e.g. from a JSON file)
+                    )->RunConfig:
     "The `RunConfig` of parsed flags, over an optional `base` dict (e.g. from a JSON file)."
     given = {f.name: parse_flag(f.name, getattr(args, f.name)) for f in fields(RunConfig) if hasattr(args, f.name)}
     return RunConfig.from_dict({**(base or {}), **given})
@@ -276,7 +291,8 @@ def set_seed(seed:int, # the seed of `random`, `numpy` and `torch`
     torch.use_deterministic_algorithms(deterministic, warn_only=True)  # also off again for the next run in a process
 
 # %% ../nbs/00_core.ipynb #19b9a645
-def resolve_device(cuda_core:int=-1) -> torch.device:
+def resolve_device(cuda_core:int=-1, # GPU index; None or negative for the CPU
+                  )->torch.device:
     "`cuda:N` for `cuda_core=N` when that GPU exists, else the CPU (with a warning if a GPU was asked for)."
     if cuda_core is None or cuda_core < 0: return torch.device('cpu')
     if torch.cuda.is_available() and cuda_core < torch.cuda.device_count(): return torch.device(f'cuda:{cuda_core}')
@@ -287,11 +303,13 @@ def resolve_device(cuda_core:int=-1) -> torch.device:
 # %% ../nbs/00_core.ipynb #404d595a
 _THREAD_VARS = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')
 
-def thread_env(n:int) -> dict:
+def thread_env(n:int, # threads per child process
+              )->dict:
     "Environment variables giving a child process a budget of `n` threads."
     return {v: str(n) for v in (*_THREAD_VARS, 'BLOCKOPT_THREADS')}
 
-def set_threads(n:int=None) -> int:
+def set_threads(n:int=None, # threads; default `$BLOCKOPT_THREADS`, else all cores
+               )->int:
     "Give this process a budget of `n` threads (default `$BLOCKOPT_THREADS` or all cores); returns `n`."
     n = int(n or os.environ.get('BLOCKOPT_THREADS') or os.cpu_count() or 1)
     torch.set_num_threads(n)
@@ -303,8 +321,9 @@ def default_data_root() -> Path:
     "Where datasets are cached: `$BLOCKOPT_DATA`, else `~/.cache/blockopt/data`."
     return Path(os.environ.get('BLOCKOPT_DATA') or Path.home()/'.cache'/'blockopt'/'data')
 
-def atomic_write(path, data, # `str` or `bytes`
-                ) -> Path:
+def atomic_write(path, # the file written; parent folders are created
+                 data, # `str` or `bytes`
+                )->Path:
     "Write `data` to `path` atomically (temporary file in the same folder, fsync, rename)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')

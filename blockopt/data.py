@@ -65,7 +65,8 @@ def register_dataset(name:str, # the registry name
         return loader
     return _register
 
-def dataset_info(name:str) -> DatasetInfo:
+def dataset_info(name:str, # a dataset name of `DATASETS`
+                )->DatasetInfo:
     "The `DatasetInfo` of `name`; an unknown name is a one-line `ValueError` listing the valid ones."
     try: return DATASETS[name]
     except KeyError as e: raise ValueError(e.args[0]) from None
@@ -341,8 +342,13 @@ class Split:
     def __len__(self): return len(self.y)
     def __getitem__(self, idx): return self.x[idx], self.y[idx]
     @property
-    def device(self): return self.x.device
-    def to(self, device): return Split(self.x.to(device), self.y.to(device), self.name, self.info)
+    def device(self):
+        "The device the tensors are on."
+        return self.x.device
+    def to(self, device, # a `torch.device` or its name
+          ):
+        "The same split with its tensors on `device`."
+        return Split(self.x.to(device), self.y.to(device), self.name, self.info)
     def __repr__(self):
         return (f"Split({getattr(self.info, 'name', '?')}/{self.name}: x {tuple(self.x.shape)} {self.x.dtype}, "
                 f"y {tuple(self.y.shape)} {self.y.dtype}, {self.device})")
@@ -367,7 +373,9 @@ class DatasetSplit:
         xs, ys = zip(*(self.dataset[i] for i in torch.as_tensor(idx).reshape(-1).tolist()))
         return torch.stack(xs), torch.as_tensor(ys)
     @functools.cached_property
-    def y(self): return _labels(self.dataset)
+    def y(self):
+        "All labels as one tensor (read once, then cached)."
+        return _labels(self.dataset)
     def __repr__(self): return f"DatasetSplit({getattr(self.info, 'name', '?')}/{self.name}: {len(self)} samples from disk)"
 
 # %% ../nbs/01_data.ipynb #a7889709

@@ -123,7 +123,8 @@ class _EngineHooks(Callback):
 # %% ../nbs/03a_distributed.ipynb #735ae1dc
 class BlockwiseEngine:
     "Algorithm 1, Jacobi: every block updated from the same centre, over `n_workers` processes; one synchronisation per round."
-    def __init__(self, trainer:Trainer):
+    def __init__(self, trainer:Trainer, # the trainer whose blocks this process trains (rank 0 also starts the workers)
+                ):
         self.trainer, cfg = trainer, trainer.cfg
         if cfg.K < 1: raise ValueError(f"RunConfig.K={cfg.K} is invalid: blockwise needs K >= 1")
         self.active = sorted(set(block_order(cfg.block_order, trainer.n_blocks, 0, cfg.seed)))
@@ -145,7 +146,9 @@ class BlockwiseEngine:
         self._pending, self._old_threads = None, None
 
     @property
-    def device(self): return self.trainer.device
+    def device(self):
+        "The device this process trains on."
+        return self.trainer.device
     @property
     def wire(self):
         "Where messages live: the GPU with NCCL, the CPU with gloo."
@@ -472,7 +475,8 @@ def state_dict(self:BlockwiseEngine) -> dict:
     return {'blocks': {str(i): s for i, s in sorted(blocks.items())}, 'comm_bytes': self.trainer.comm_bytes}
 
 @patch
-def load_state_dict(self:BlockwiseEngine, sd:dict):
+def load_state_dict(self:BlockwiseEngine, sd:dict, # a dict from `state_dict()`
+                   ):
     "Continue from `state_dict()`; with several processes the workers get their share at the next round."
     blocks = {int(i): s for i, s in sd['blocks'].items()}
     self.trainer.comm_bytes = sd['comm_bytes']
@@ -490,7 +494,8 @@ def _watch_parent(pid:int, every:float=0.5):
         os._exit(3)
     threading.Thread(target=watch, daemon=True).start()
 
-def worker_main(argv=None):
+def worker_main(argv=None, # the worker's command-line arguments; None reads `sys.argv`
+               ):
     "Entry point of a worker that rank 0 started: join the group, build the trainer, serve."
     p = argparse.ArgumentParser(prog='blockopt-worker')
     for name in ('rank', 'world_size', 'master_port', 'parent_pid'): p.add_argument(f'--{name}', type=int, required=True)
@@ -540,7 +545,8 @@ def _destroy_groups():
 class DataParallelEngine(EntireEngine):
     "`entire` on every process of a `torchrun` (or an existing process group) with DistributedDataParallel; one process: `EntireEngine`."
     multi_process = True
-    def __init__(self, trainer:Trainer):
+    def __init__(self, trainer:Trainer, # the trainer whose whole model trains on every process
+                ):
         self.rank, self.world = 0, (dist.get_world_size() if dist.is_initialized() else int(os.environ.get('WORLD_SIZE', 1)))
         if self.world == 1: super().__init__(trainer); return
         from torch.nn.parallel import DistributedDataParallel
@@ -554,13 +560,18 @@ class DataParallelEngine(EntireEngine):
         trainer.forward_module, trainer.data_parallel, self.weight = self.ddp, self, 1.0
         self.callbacks = [_DataParallelHooks(self)]
 
-    def shard(self, x, target, y):
+    def shard(self, x, # the global batch of inputs
+              target, # the training targets (mixed, when mixup/cutmix is on)
+              y, # the labels
+             ):
         "This process's contiguous share of a global batch, and the weight of its loss."
         parts = [torch.tensor_split(v, self.world)[self.rank] for v in (x, target, y)]
         self.weight = len(parts[2]) * self.world / len(y)
         return parts
 
-    def reduce(self, loss, n:int) -> tuple:
+    def reduce(self, loss, # this process's mean loss
+               n:int, # this process's samples
+              )->tuple:
         "`(mean loss, samples)` over the global batch, on every process."
         s = torch.stack([loss.detach().double() * n, torch.tensor(float(n), dtype=torch.float64, device=loss.device)]).to(self.wire)
         dist.all_reduce(s)

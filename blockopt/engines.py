@@ -26,7 +26,8 @@ __all__ = ['ENGINES', 'loss_for', 'n_correct', 'train_loss_for', 'MixUpCutMix', 
            'train']
 
 # %% ../nbs/03_engines.ipynb #0922c8a9
-def loss_for(task:str):
+def loss_for(task:str, # the dataset's task: classification, regression or sequence
+            ):
     "The loss function `loss(outputs, targets)` of a dataset task."
     if task == 'classification': return F.cross_entropy
     if task == 'regression': return lambda out, y: F.mse_loss(out, y.reshape(out.shape).to(out.dtype))
@@ -38,7 +39,10 @@ def _correct_and_scored(out, y):
     correct = (out.argmax(-1) == y).sum()  # an argmax is never IGNORE_INDEX (-100): unscored targets never count
     return correct, (y != IGNORE_INDEX).sum() if y.dim() > 1 else y.numel()
 
-def n_correct(out, y, task:str) -> int:
+def n_correct(out, # model outputs (logits)
+              y, # the targets
+              task:str, # the dataset's task: classification, regression or sequence
+             )->int:
     "How many scored predictions (tokens, for sequences) are right; 0 for regression."
     return 0 if task == 'regression' else int(_correct_and_scored(out, y)[0])
 
@@ -89,7 +93,10 @@ class MixUpCutMix:
         "The generator's state, as tensors and plain values (loads with `weights_only=True`)."
         s = self.rng.get_state()
         return {'keys': torch.from_numpy(s[1].astype(np.int64)), 'pos': int(s[2])}
-    def load_state_dict(self, s:dict): self.rng.set_state(('MT19937', s['keys'].numpy().astype(np.uint32), s['pos'], 0, 0.0))
+    def load_state_dict(self, s:dict, # a dict from `state_dict()`
+                       ):
+        "Restore the generator from `state_dict()`."
+        self.rng.set_state(('MT19937', s['keys'].numpy().astype(np.uint32), s['pos'], 0, 0.0))
 
 def batch_mixer(cfg:RunConfig, # the run (mixup_alpha, cutmix_alpha, seed)
                 info, # the dataset's `DatasetInfo`
@@ -107,7 +114,8 @@ def batch_mixer(cfg:RunConfig, # the run (mixup_alpha, cutmix_alpha, seed)
 # %% ../nbs/03_engines.ipynb #73ee8dce
 _E4M3_MAX = 448.0
 
-def fp8_roundtrip(t:torch.Tensor) -> torch.Tensor:
+def fp8_roundtrip(t:torch.Tensor, # the tensor to round
+                 )->torch.Tensor:
     "Scaled cast of `t` to float8_e4m3fn and back; the gradient passes straight through."
     scale = _E4M3_MAX / t.detach().abs().max().clamp(min=1e-12).float()
     q = ((t.detach().float() * scale).to(torch.float8_e4m3fn).float() / scale).to(t.dtype)
@@ -115,11 +123,14 @@ def fp8_roundtrip(t:torch.Tensor) -> torch.Tensor:
 
 def _fp8_linear_forward(self, x): return F.linear(fp8_roundtrip(x), fp8_roundtrip(self.weight), self.bias)
 
-def fp8_eligible(module:nn.Module, name:str='') -> bool:
+def fp8_eligible(module:nn.Module, # a layer of the model
+                 name:str='', # its name in `named_modules()` (unused; for filters)
+                )->bool:
     "Whether FP8 training applies to `module`: a linear layer whose dimensions are multiples of 16."
     return isinstance(module, nn.Linear) and module.in_features % 16 == 0 and module.out_features % 16 == 0
 
-def emulate_fp8(model:nn.Module) -> int:
+def emulate_fp8(model:nn.Module, # the model, changed in place
+               )->int:
     "Make every FP8-eligible linear layer of `model` compute with FP8-rounded inputs and weights; returns how many."
     linears = [m for n, m in model.named_modules() if fp8_eligible(m, n)]
     for m in linears: m.forward = types.MethodType(_fp8_linear_forward, m)
@@ -129,7 +140,9 @@ def emulate_fp8(model:nn.Module) -> int:
 class Precision:
     "Autocast, gradient scaling and FP8 for a training precision."
     def __init__(self, name:str, # fp32, fp16, bf16 or fp8
-                 device:torch.device, model:nn.Module):
+                 device:torch.device, # the device the run trains on
+                 model:nn.Module, # the model (fp8 changes its linear layers)
+                ):
         self.name, self.device, self.impl = name, device, name
         self.dtype = {'fp16': torch.float16, 'bf16': torch.bfloat16}.get(name)
         self.scaler = torch.amp.GradScaler(device.type, enabled=(name == 'fp16'))
@@ -151,7 +164,9 @@ class Precision:
         return torch.autocast(self.device.type, dtype=self.dtype)
 
 # %% ../nbs/03_engines.ipynb #034e917b
-def make_optimizer(cfg:RunConfig, params) -> torch.optim.Optimizer:
+def make_optimizer(cfg:RunConfig, # the run (optimizer, step_size, momentum, weight_decay)
+                   params, # the parameters to optimise
+                  )->torch.optim.Optimizer:
     "The optimiser of `cfg` over `params`."
     params = list(params)
     if cfg.optimizer == 'sgd':
@@ -161,7 +176,9 @@ def make_optimizer(cfg:RunConfig, params) -> torch.optim.Optimizer:
 
 def lr_factor(step:int, # optimiser steps taken so far
               total:int, # optimiser steps of the whole run
-              schedule:str='constant', warmup:int=0) -> float:
+              schedule:str='constant', # constant, cosine or step
+              warmup:int=0, # linear warm-up steps before the schedule
+             )->float:
     "The learning-rate multiplier at `step` of `total`."
     if warmup and step < warmup: return (step + 1) / warmup
     frac = (step - warmup) / max(1, total - warmup)
@@ -173,8 +190,13 @@ def lr_factor(step:int, # optimiser steps taken so far
 class Callback:
     "Base class of callbacks; override the events you need."
     order = 0
-    def state_dict(self): return {}
-    def load_state_dict(self, state): pass
+    def state_dict(self):
+        "What to save in a checkpoint (nothing by default)."
+        return {}
+    def load_state_dict(self, state, # a dict from `state_dict()`
+                       ):
+        "Restore what `state_dict` saved."
+        pass
 
 class Diverged(Exception):
     "Raised when the training loss is not finite."
@@ -242,12 +264,15 @@ class Trainer:
         if self._bar is not None: self._bar.write(line)
         else: print(line)
 
-    def log(self, line:str):
+    def log(self, line:str, # one line of text
+           ):
         "Show `line` on every logger (the console, the run's `events.log`)."
         for f in self.loggers: f(line)
 
     @property
-    def blocks(self): return self.model.blocks
+    def blocks(self):
+        "The model's blocks."
+        return self.model.blocks
 
     def enable_timings(self) -> dict:
         "Start accumulating seconds spent in forward, backward, optimiser and communication."
@@ -348,7 +373,13 @@ def train_step(self:Trainer, opt, # the optimiser of the parameters that train
 
 # %% ../nbs/03_engines.ipynb #56360760
 @torch.no_grad()
-def evaluate(model:nn.Module, split, loss_fn, task:str, precision:Precision=None, batch_size:int=1024) -> dict:
+def evaluate(model:nn.Module, # the model, put back in its training mode after
+             split, # the data split to evaluate on
+             loss_fn, # `loss(outputs, targets)`
+             task:str, # the dataset's task: classification, regression or sequence
+             precision:Precision=None, # autocast of the forward pass; None for fp32
+             batch_size:int=1024, # samples per forward pass
+            )->dict:
     "Mean loss and accuracy of `model` on a data split, in eval mode."
     was_training, total, correct, n, n_targets = model.training, 0.0, 0, 0, 0
     model.eval()
@@ -424,7 +455,8 @@ def total_steps(self:Trainer) -> int:
 class EntireEngine:
     "Whole-model training: one optimiser, K steps per round."
     multi_process = False  # True in a subclass that runs on several processes
-    def __init__(self, trainer:Trainer):
+    def __init__(self, trainer:Trainer, # the trainer whose whole model this engine trains
+                ):
         world = int(os.environ.get('WORLD_SIZE', 1))
         if world > 1 and not self.multi_process:
             raise ValueError(f"training_mode='entire' on {world} processes needs blockopt.distributed imported "
@@ -434,14 +466,24 @@ class EntireEngine:
         self.steps_per_round = trainer.cfg.K or trainer.data.train.batches_per_epoch
 
     def run_round(self):
+        "One round: `K` optimiser steps on the whole model (an epoch if `K` is 0)."
         for _ in range(self.steps_per_round): self.trainer.train_step(self.opt)
-    def state_dict(self): return {'opt': self.opt.state_dict()}
-    def load_state_dict(self, sd): self.opt.load_state_dict(sd['opt'])
+    def state_dict(self):
+        "The optimiser's state, for the checkpoint."
+        return {'opt': self.opt.state_dict()}
+    def load_state_dict(self, sd, # a dict from `state_dict()`
+                       ):
+        "Restore the optimiser from `state_dict()`."
+        self.opt.load_state_dict(sd['opt'])
 
 ENGINES.register('entire', EntireEngine)
 
 # %% ../nbs/03_engines.ipynb #2057a5bf
-def block_order(order, n_blocks:int, round:int, seed:int=0) -> list:
+def block_order(order, # cyclic, reverse, random, or a list of block indices
+                n_blocks:int, # blocks of the model
+                round:int, # the round (seeds the random order)
+                seed:int=0, # the run's seed (seeds the random order)
+               )->list:
     "The blocks visited in `round`: cyclic, reverse, random (seeded per round) or a fixed list."
     if order == 'cyclic': return list(range(n_blocks))
     if order == 'reverse': return list(range(n_blocks))[::-1]
@@ -496,27 +538,38 @@ def visit_block(t:Trainer, # the trainer
 # %% ../nbs/03_engines.ipynb #9fb184bd
 class SequentialEngine:
     "Algorithm 1, Gauss–Seidel: K proximal, damped steps on each block in turn."
-    def __init__(self, trainer:Trainer):
+    def __init__(self, trainer:Trainer, # the trainer whose blocks this engine trains one after another
+                ):
         self.trainer, cfg = trainer, trainer.cfg
         if cfg.K < 1: raise ValueError(f"RunConfig.K={cfg.K} is invalid: blockwise_sequential needs K >= 1")
         block_order(cfg.block_order, trainer.n_blocks, 0, cfg.seed)  # validate a fixed order now
         self.kept = {}  # block -> optimiser, for optimizer_state='keep'
         self.steps_per_round = cfg.K * len(block_order(cfg.block_order, trainer.n_blocks, 0, cfg.seed))
 
-    def optimizer(self, i:int, params): return block_optimizer(self.trainer.cfg, self.kept, i, params)
+    def optimizer(self, i:int, # the block index
+                  params, # the block's parameters
+                 ):
+        "The optimiser of block `i` (new, or kept with `optimizer_state='keep'`)."
+        return block_optimizer(self.trainer.cfg, self.kept, i, params)
 
-    def run_block(self, i:int):
+    def run_block(self, i:int, # the block index
+                 ):
         "Visit block `i` (see `visit_block`) from the model as it is now, and count its steps."
         t = self.trainer
         steps = visit_block(t, i, self.optimizer(i, list(t.blocks[i].parameters())))
         t.block_steps[i] += steps; t._inner.append(steps)
 
     def run_round(self):
+        "One round: visit each block of `block_order`, in turn."
         t = self.trainer
         for i in block_order(t.cfg.block_order, t.n_blocks, t.round, t.cfg.seed): self.run_block(i)
 
-    def state_dict(self): return {'kept': {str(i): o.state_dict() for i, o in self.kept.items()}}
-    def load_state_dict(self, sd):
+    def state_dict(self):
+        "The kept per-block optimiser states, for the checkpoint."
+        return {'kept': {str(i): o.state_dict() for i, o in self.kept.items()}}
+    def load_state_dict(self, sd, # a dict from `state_dict()`
+                       ):
+        "Restore the kept optimisers from `state_dict()`."
         for i, s in sd['kept'].items():
             self.optimizer(int(i), list(self.trainer.blocks[int(i)].parameters())).load_state_dict(s)
 
@@ -529,8 +582,13 @@ def _eval_metric(row:dict, name:str):
 class TargetStopper(Callback):
     "Stop once validation accuracy reaches `target_accuracy` or validation loss falls to `target_loss`."
     order = 10
-    def __init__(self, target_accuracy=None, target_loss=None): self.acc, self.loss = target_accuracy, target_loss
-    def after_report(self, t):
+    def __init__(self, target_accuracy=None, # stop once validation accuracy reaches this (None: no target)
+                 target_loss=None, # stop once validation loss falls to this (None: no target)
+                ):
+        self.acc, self.loss = target_accuracy, target_loss
+    def after_report(self, t, # the trainer
+                    ):
+        "Set `t.stop_reason` once the last report reaches a target."
         row = t.history[-1]
         acc, loss = _eval_metric(row, 'acc'), _eval_metric(row, 'loss')
         if self.acc is not None and acc is not None and acc >= self.acc: t.stop_reason = f"target accuracy {self.acc} reached ({acc:.4f})"
@@ -539,8 +597,12 @@ class TargetStopper(Callback):
 class PatienceStopper(Callback):
     "Stop after `patience` reports without a new best validation loss."
     order = 10
-    def __init__(self, patience:int): self.patience, self.best, self.waited = patience, float('inf'), 0
-    def after_report(self, t):
+    def __init__(self, patience:int, # reports without a better validation loss before stopping
+                ):
+        self.patience, self.best, self.waited = patience, float('inf'), 0
+    def after_report(self, t, # the trainer
+                    ):
+        "Set `t.stop_reason` after `patience` reports without a better validation loss."
         loss = _eval_metric(t.history[-1], 'loss')
         if loss is None: return
         if loss < self.best: self.best, self.waited = loss, 0
@@ -549,7 +611,8 @@ class PatienceStopper(Callback):
     def state_dict(self): return {'best': self.best, 'waited': self.waited}
     def load_state_dict(self, s): self.best, self.waited = s['best'], s['waited']
 
-def default_callbacks(cfg:RunConfig) -> list:
+def default_callbacks(cfg:RunConfig, # the run (target_accuracy, target_loss, patience)
+                     )->list:
     "The stoppers `cfg` asks for."
     cbs = []
     if cfg.target_accuracy is not None or cfg.target_loss is not None:
@@ -565,7 +628,8 @@ def rng_state() -> dict:
             'numpy_pos': int(np_state[2]), 'python': random.getstate(),
             'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []}
 
-def set_rng_state(s:dict):
+def set_rng_state(s:dict, # a dict from `rng_state()`
+                 ):
     "Restore the RNG states saved by `rng_state`."
     torch.set_rng_state(s['torch'])
     np.random.set_state(('MT19937', s['numpy'].numpy().astype(np.uint32), s['numpy_pos'], 0, 0.0))
@@ -584,7 +648,8 @@ def state_dict(self:Trainer) -> dict:
             **({'mixer': self.mixer.state_dict()} if self.mixer is not None else {})}
 
 @patch
-def load_state_dict(self:Trainer, sd:dict) -> 'Trainer':
+def load_state_dict(self:Trainer, sd:dict, # a dict from `Trainer.state_dict()`
+                   )->'Trainer':
     "Continue from a checkpoint made by `state_dict`."
     self.model.load_state_dict(sd['model']); self.engine.load_state_dict(sd['engine'])
     self.precision.scaler.load_state_dict(sd['scaler']); self.data.train.load_state_dict(sd['loader'])
@@ -597,13 +662,17 @@ def load_state_dict(self:Trainer, sd:dict) -> 'Trainer':
         if hasattr(cb, 'load_state_dict'): cb.load_state_dict(s)
     return self
 
-def save_checkpoint(trainer, path):
+def save_checkpoint(trainer, # the trainer to save
+                    path, # the checkpoint file
+                   ):
     "Write `trainer.state_dict()` to `path` atomically."
     buf = io.BytesIO(); torch.save(trainer.state_dict(), buf)
     from blockopt.core import atomic_write
     atomic_write(path, buf.getvalue())
 
-def load_checkpoint(trainer, path):
+def load_checkpoint(trainer, # the trainer to continue, built from the same config
+                    path, # the checkpoint file
+                   ):
     "Continue `trainer` from the checkpoint at `path` (loaded with `weights_only=True`)."
     return trainer.load_state_dict(torch.load(path, weights_only=True, map_location=trainer.device))
 
@@ -611,8 +680,12 @@ def load_checkpoint(trainer, path):
 class RunWriter(Callback):
     "Write a trainer's reports, events and checkpoints to its run directory."
     order = 20  # after the stoppers, so a checkpoint includes their decision
-    def __init__(self, rundir:RunDir): self.rd, self.reports = rundir, 0
-    def after_report(self, t):
+    def __init__(self, rundir:RunDir, # the run directory written to
+                ):
+        self.rd, self.reports = rundir, 0
+    def after_report(self, t, # the trainer
+                    ):
+        "Rewrite `metrics.csv`; checkpoint every `checkpoint_every` reports and at the end."
         self.rd.write_metrics(t.history)
         self.reports += 1
         every = t.cfg.checkpoint_every

@@ -38,7 +38,8 @@ def tidy_rows(values:dict, # quantity -> value, or (block, quantity) -> value
                      'quantity': str(quantity), 'value': float(v)})
     return rows
 
-def measurements_frame(rows) -> pd.DataFrame:
+def measurements_frame(rows, # dicts with the keys of `COLUMNS`
+                      )->pd.DataFrame:
     "Tidy rows (e.g. `trainer.measurements`) as a DataFrame; `block` is a nullable integer."
     df = pd.DataFrame(list(rows), columns=list(COLUMNS))
     return df.astype({'round': 'int64', 'block': 'Int64', 'value': 'float64'})
@@ -54,7 +55,8 @@ def write_measurements(path, # the csv file
     w.writerows({**r, 'block': '' if r['block'] is None else r['block']} for r in rows)
     return atomic_write(path, buf.getvalue())
 
-def read_measurements(path) -> pd.DataFrame:
+def read_measurements(path, # a run's `measurements.csv`, its run directory, or a `RunDir`
+                     )->pd.DataFrame:
     "The tidy measurements of a run: `path` is its `measurements.csv` or its run directory (a path or `RunDir`)."
     path = Path(getattr(path, 'path', path))
     if path.is_dir(): path = path/'measurements.csv'
@@ -80,13 +82,31 @@ class Unit:
         return [k for k in dir(cls) if not k.startswith('_') and k != 'name'
                 and not callable(getattr(cls, k)) and not isinstance(getattr(cls, k), (property, classmethod))]
 
-    def start(self, trainer): "Called once before training (`before_fit`)."
-    def before_round(self, trainer): "Called before each round that will be measured."
-    def measure(self, trainer) -> dict: raise NotImplementedError
-    def figures(self, trainer, values:dict) -> dict: return {}
-    def stop(self, trainer): "Called once after training (`after_fit`), even when it failed."
-    def state_dict(self) -> dict: return {}
-    def load_state_dict(self, state:dict): pass
+    def start(self, trainer, # the trainer being measured
+             ):
+        "Called once before training (`before_fit`)."
+    def before_round(self, trainer, # the trainer being measured
+                    ):
+        "Called before each round that will be measured."
+    def measure(self, trainer, # the trainer being measured
+               )->dict:
+        "The values measured now: `{quantity: value}` or `{(block, quantity): value}`."
+        raise NotImplementedError
+    def figures(self, trainer, # the trainer being measured
+                values:dict, # what `measure` just returned
+               )->dict:
+        "Figures of `values` to save in the run directory: `{name: matplotlib Figure}` (none by default)."
+        return {}
+    def stop(self, trainer, # the trainer being measured
+            ):
+        "Called once after training (`after_fit`), even when it failed."
+    def state_dict(self) -> dict:
+        "What to save in a checkpoint (nothing by default)."
+        return {}
+    def load_state_dict(self, state:dict, # a dict from `state_dict()`
+                       ):
+        "Restore what `state_dict` saved."
+        pass
 
 # %% ../nbs/04_measure.ipynb #838f5524
 def make_units(names:list, # registered unit names (duplicates are measured once)
@@ -449,26 +469,35 @@ class Measurements(Callback):
 
     def _due(self, t, r): return r % self.every == 0 or r == t.cfg.rounds
 
-    def before_fit(self, t):
+    def before_fit(self, t, # the trainer
+                  ):
+        "Keep the rows of earlier rounds (from the run directory when resuming), then start every unit."
         rd = getattr(t, 'run_dir', None)
         rows = _records(read_measurements(rd)) if rd is not None else getattr(t, 'measurements', [])
         t.measurements, self.last = [r for r in rows if r['round'] <= t.round], t.round
         for u in self.units: u.start(t)
 
-    def before_round(self, t):
+    def before_round(self, t, # the trainer
+                    ):
+        "Tell the units before a round that will be measured."
         if self._due(t, t.round + 1):
             for u in self.units: u.before_round(t)
 
-    def after_round(self, t):
+    def after_round(self, t, # the trainer
+                   ):
+        "Measure after every `every`-th round."
         if self._due(t, t.round): self.measure(t)
 
-    def after_fit(self, t):
+    def after_fit(self, t, # the trainer
+                 ):
+        "Measure the last round if it was not, then stop every unit (also after a failure)."
         try:
             if t.stop_reason and not t.diverged and self.last != t.round: self.measure(t)
         finally:
             for u in self.units: u.stop(t)
 
-    def measure(self, t) -> list:
+    def measure(self, t, # the trainer
+               )->list:
         "Run every unit now; returns the new rows."
         rows, figs = [], {}
         rd = getattr(t, 'run_dir', None)

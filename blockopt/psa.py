@@ -97,7 +97,8 @@ def psa_config(arch:str='1*2048', # the `L*W` architecture
 # %% ../nbs/03b_psa.ipynb #b806210e
 class PSAEngine:
     "Persistent Stochastic Ablation: one meta-loop per round, a fresh optimiser, one epoch, a Last Known Good."
-    def __init__(self, trainer):
+    def __init__(self, trainer, # the trainer; its test split is held back for the final test of the LKG
+                ):
         self.trainer, cfg = trainer, trainer.cfg
         _check_psa(cfg, trainer)
         self.mode = cfg.ablation
@@ -172,7 +173,8 @@ def state_dict(self:PSAEngine) -> dict:
             'improved': self.last['improved'], 'ablated': list(self.last['ablated'])}
 
 @patch
-def load_state_dict(self:PSAEngine, sd:dict):
+def load_state_dict(self:PSAEngine, sd:dict, # a dict from `state_dict()`
+                   ):
     "Continue from `state_dict()`."
     self.lkg = None if sd['lkg'] is None else {k: v.clone() for k, v in sd['lkg'].items()}
     self.lkg_acc, self.lkg_round, self.tested = sd['lkg_acc'], sd['lkg_round'], sd['tested']
@@ -184,16 +186,22 @@ ENGINES.register('psa', PSAEngine)
 class PSAReporter(Callback):
     "Add the LKG columns to every report row; at the end, load the LKG and evaluate it on the test set once."
     order = 15  # after the stoppers (so it knows the run ends), before RunWriter writes the row
-    def __init__(self, engine:PSAEngine): self.engine = engine
+    def __init__(self, engine:PSAEngine, # the PSA engine reported on
+                ):
+        self.engine = engine
 
-    def after_report(self, t):
+    def after_report(self, t, # the trainer
+                    ):
+        "Add the LKG and ablation columns to the last report; test the LKG at the end."
         e, row = self.engine, t.history[-1]
         (layer, neuron) = e.last['ablated']
         row.update(lkg_val_acc=e.lkg_acc, lkg_round=e.lkg_round, improved=e.last['improved'],
                    ablated_layer=layer, ablated_neuron=neuron)
         if (t.round >= t.cfg.rounds or t.stop_reason) and not e.tested: self.final_test(t, row)
 
-    def final_test(self, t, row:dict):
+    def final_test(self, t, # the trainer
+                   row:dict, # the last report, updated with test_loss and test_acc
+                  ):
         "Load the LKG into the model and evaluate it on the test set (once per run)."
         e = self.engine
         if e.lkg is not None: t.model.load_state_dict(e.lkg)

@@ -28,7 +28,9 @@ class RunDir:
         self.path = self.runs_dir/run_id
 
     @classmethod
-    def of(cls, cfg:RunConfig, runs_dir=None):
+    def of(cls, cfg:RunConfig, # the run
+           runs_dir=None, # the folder of run directories; default `cfg.runs_dir`
+          ):
         "The run directory of `cfg` (under `runs_dir`, else `cfg.runs_dir`)."
         return cls(runs_dir or cfg.runs_dir, cfg.run_id)
 
@@ -52,7 +54,8 @@ def status(self:RunDir) -> dict:
     return _read_json(self.status_path) or {}
 
 @patch
-def set_status(self:RunDir, state:str, **info) -> dict:
+def set_status(self:RunDir, state:str, # one of `STATES`
+               **info)->dict:
     "Write `status.json` with `state` (one of `STATES`) and `info`, keeping earlier keys."
     if state not in STATES: raise ValueError(f"state={state!r} is invalid: expected one of {', '.join(STATES)}")
     st = {**self.status(), 'state': state, 'host': socket.gethostname(), 'pid': os.getpid(),
@@ -75,7 +78,8 @@ def is_finished(self:RunDir) -> bool:
 
 # %% ../nbs/02b_runs.ipynb #8703333b
 @patch
-def start(self:RunDir, cfg:RunConfig) -> 'RunDir':
+def start(self:RunDir, cfg:RunConfig, # the run, written to `config.json`
+         )->'RunDir':
     "Create the directory, write `config.json` and a `running` status."
     self.path.mkdir(parents=True, exist_ok=True)
     atomic_write(self.config_path, cfg.to_json(indent=1))
@@ -83,13 +87,15 @@ def start(self:RunDir, cfg:RunConfig) -> 'RunDir':
     return self
 
 @patch
-def fail(self:RunDir, exc:BaseException) -> dict:
+def fail(self:RunDir, exc:BaseException, # the exception that ended the run
+        )->dict:
     "Record a failure: the one-line error and the traceback."
     return self.set_status('failed', error=f"{type(exc).__name__}: {exc}".splitlines()[0],
                            traceback=''.join(traceback.format_exception(exc)))
 
 @patch
-def finish(self:RunDir, state:str='done', **info):
+def finish(self:RunDir, state:str='done', # the final state, one of `STATES`
+           **info):
     "Write the final status, then the completion marker (last)."
     self.set_status(state, finished=time.time(), **info)
     atomic_write(self.done_path, f"{state}\n")
@@ -110,7 +116,8 @@ def config(self:RunDir) -> RunConfig:
 
 # %% ../nbs/02b_runs.ipynb #02bfc7a1
 @patch
-def write_metrics(self:RunDir, rows:list):
+def write_metrics(self:RunDir, rows:list, # one dict per report; the columns are the union of their keys
+                 ):
     "Replace `metrics.csv` with `rows` (a list of dicts)."
     if not rows: self.metrics_path.unlink(missing_ok=True); return
     cols = list(dict.fromkeys(k for r in rows for k in r))
@@ -126,20 +133,23 @@ def metrics(self:RunDir) -> pd.DataFrame:
     return pd.read_csv(self.metrics_path)
 
 @patch
-def log(self:RunDir, line:str):
+def log(self:RunDir, line:str, # one line of text
+       ):
     "Append a time-stamped `line` to `events.log`."
     self.path.mkdir(parents=True, exist_ok=True)
     with open(self.events_path, 'a') as f: f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
 # %% ../nbs/02b_runs.ipynb #4558279d
-def run_dirs(runs_dir) -> list:
+def run_dirs(runs_dir, # the folder of run directories
+            )->list:
     "The run directories under `runs_dir` (those with a `config.json`), sorted by id."
     root = Path(runs_dir)
     if not root.exists(): return []
     return [RunDir(root, p.name) for p in sorted(root.iterdir())
             if p.is_dir() and not p.name.startswith('.') and (p/'config.json').exists()]
 
-def list_runs(runs_dir) -> pd.DataFrame:
+def list_runs(runs_dir, # the folder of run directories
+             )->pd.DataFrame:
     "One row per run under `runs_dir`: run_id, state, error, then the config fields."
     rows = []
     for rd in run_dirs(runs_dir):
@@ -157,7 +167,8 @@ def process_started(pid:int # the process id
         return None if p.status() == psutil.STATUS_ZOMBIE else p.create_time()
     except (psutil.Error, ValueError): return None
 
-def process_gone(pid:int) -> bool:
+def process_gone(pid:int, # a process id on this host
+                )->bool:
     "Whether the process `pid` has ended (or is a zombie)."
     return process_started(pid) is None
 
@@ -192,7 +203,9 @@ class Heartbeat(threading.Thread):
             if not self.target.heartbeat():
                 if self.on_lost: self.on_lost(self.target)
                 return
-    def stop(self): self.stopped.set()
+    def stop(self):
+        "Stop the heartbeat thread after its current beat."
+        self.stopped.set()
 
 # %% ../nbs/02b_runs.ipynb #fa340b94
 CLAIM_STALE_S = 120.0  # a claim whose heartbeat is older than this is stale, whatever its host
@@ -252,7 +265,8 @@ def _claim_info(path):
     except (FileNotFoundError, json.JSONDecodeError): return None
 
 @patch
-def live_claim(self:RunDir, stale_after:float=CLAIM_STALE_S):
+def live_claim(self:RunDir, stale_after:float=CLAIM_STALE_S, # seconds without a heartbeat after which a claim is stale
+              ):
     "The run's current claim (a dict) if a live process holds it, else None."
     files = _claim_files(self)
     info = _claim_info(files[-1][1]) if files else None

@@ -51,7 +51,7 @@ class PixelCorruption:
     "Batch transform: each pixel replaced by U[0,1) noise with probability `p`, fresh for every batch."
     def __init__(self, p:float, # probability that a pixel is replaced
                  mean=None, # the data's normalisation (None: the data are in pixel space)
-                 std=None,
+                 std=None, # the data's normalisation std (with `mean`)
                 ):
         if not 0 <= p <= 1: raise ValueError(f"PixelCorruption p={p!r} is invalid: expected a probability in [0, 1]")
         self.p, self.mean, self.std = p, mean, std
@@ -70,7 +70,7 @@ class AugmentPolicy:
     "Batch transform: torchvision v2 RandAugment or TrivialAugmentWide on each image, in uint8 pixel space."
     def __init__(self, policy:str, # 'randaugment' or 'trivialaugment'
                  mean=None, # the data's normalisation (None: the data are in [0, 1] pixel space)
-                 std=None,
+                 std=None, # the data's normalisation std (with `mean`)
                 ):
         if policy not in AUGMENT_POLICIES[1:]:
             raise ValueError(f"augment_policy={policy!r} is invalid: expected one of {', '.join(map(repr, AUGMENT_POLICIES))}")

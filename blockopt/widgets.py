@@ -22,11 +22,13 @@ __all__ = ['AXES', 'is_report_column', 'column_kinds', 'RunExplorer', 'in_notebo
 AXES = ('round', 'step', 'samples', 'wall_s')
 _REPORT = {*AXES, 'lr', 'inner_steps'}
 
-def is_report_column(c:str) -> bool:
+def is_report_column(c:str, # a column name of a runs frame
+                    )->bool:
     "Whether column `c` holds a per-report value (a counter or a metric) rather than a config field."
     return c in _REPORT or str(c).startswith(('train_', 'val_', 'test_'))
 
-def column_kinds(df:pd.DataFrame) -> dict:
+def column_kinds(df:pd.DataFrame, # a runs frame (e.g. from `load_runs`)
+                )->dict:
     "Split a runs frame's columns into `axes`, `metrics` and `config` (the fields to filter and group by)."
     return {'axes': [c for c in AXES if c in df.columns],
             'metrics': [c for c in df.columns if is_report_column(c) and c not in AXES and pd.api.types.is_numeric_dtype(df[c])],
@@ -172,7 +174,9 @@ class LiveView(Callback):
 
     def _write(self, line): print(line, file=self.file or sys.stdout, flush=True)
 
-    def before_fit(self, t):
+    def before_fit(self, t, # the trainer
+                  ):
+        "Show the progress bar, status line and plot area (notebook), or a first line (text)."
         self.total = t.cfg.rounds
         if self.mode == 'text': self._write(f"training {t.cfg.model} ({t.cfg.training_mode}) for {self.total} rounds"); return
         self.bar = widgets.IntProgress(value=t.round, min=0, max=self.total, description='round')
@@ -181,12 +185,15 @@ class LiveView(Callback):
         self.widget = widgets.VBox([widgets.HBox([self.bar, self.status]), self.out])
         display(self.widget)
 
-    def after_round(self, t):
+    def after_round(self, t, # the trainer
+                   ):
+        "Advance the progress bar."
         if self.mode == 'widget': self.bar.value = t.round; self.status.value = f"round {t.round}/{self.total}"
 
 # %% ../nbs/09_widgets.ipynb #87ba57c6
 @patch
-def after_report(self:LiveView, t):
+def after_report(self:LiveView, t, # the trainer
+                ):
     "Redraw the curves (notebook) or write the report as a line (text)."
     row = t.history[-1]
     shown = [f"{k} {_fmt(row[k])}" for k in row if any(k.endswith('_' + m) for m in self.metrics)]
@@ -208,7 +215,8 @@ def after_report(self:LiveView, t):
     plt.close(fig); self.figure = fig
 
 @patch
-def after_fit(self:LiveView, t):
+def after_fit(self:LiveView, t, # the trainer
+             ):
     "Mark the end: done, stopped or diverged."
     end = 'diverged' if t.diverged else f"stopped ({t.stop_reason})" if t.stop_reason else 'done'
     if self.mode == 'text': self._write(f"{end} after {t.round} rounds"); return

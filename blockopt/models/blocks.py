@@ -95,18 +95,21 @@ def check_block_contract(model:nn.Module, # the model to check
     _require(_same(out, folded), "model(x) differs from folding x through model.blocks")
 
 # %% ../../nbs/02_models.ipynb #e422fbef
-def block_params(model:nn.Module) -> list[int]:
+def block_params(model:nn.Module, # a model with a `blocks` list
+                )->list[int]:
     "Number of parameters of each block."
     return [sum(p.numel() for p in block.parameters()) for block in model.blocks]
 
 # %% ../../nbs/02_models.ipynb #352aa693
-def block_bytes(model:nn.Module) -> list[int]:
+def block_bytes(model:nn.Module, # a model with a `blocks` list
+               )->list[int]:
     "Bytes of the parameters and buffers of each block."
     return [sum(t.numel() * t.element_size() for t in itertools.chain(block.parameters(), block.buffers()))
             for block in model.blocks]
 
 # %% ../../nbs/02_models.ipynb #56a563bb
-def block_name(block:nn.Module) -> str:
+def block_name(block:nn.Module, # one block of a model
+              )->str:
     "A short name for a block: the layers of a plain `nn.Sequential` joined by '-', else the class name."
     if type(block) is nn.Sequential: return '-'.join(block_name(m) for m in block)
     return getattr(block, 'block_name', type(block).__name__)

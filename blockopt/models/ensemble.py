@@ -31,7 +31,9 @@ class EnsembleBlock(nn.Module):
         return torch.stack(states).mean(0) if self.combine == 'mean' else torch.cat(states, -1)
 
     @property
-    def block_name(self): return f"m{self.member}:{block_name(self.block)}" + (f"-{self.combine}" if self.combine else '')
+    def block_name(self):
+        "The member index and the wrapped block's name, e.g. `m0:Linear-ReLU`."
+        return f"m{self.member}:{block_name(self.block)}" + (f"-{self.combine}" if self.combine else '')
 
 # %% ../../nbs/02_models_ensemble.ipynb #32388980
 _ENSEMBLE_CONFIG = ('an optional "mean" or "concat", then one or more members, each a model name or '

@@ -62,7 +62,9 @@ class Residual(nn.Module):
         return y if self.activation is None else self.activation(y)
 
     @property
-    def block_name(self): return f"Residual({block_name(self.body)})" + (f"-{block_name(self.activation)}" if self.activation else '')
+    def block_name(self):
+        "The wrapped body's name in `Residual(...)`, then the activation's."
+        return f"Residual({block_name(self.body)})" + (f"-{block_name(self.activation)}" if self.activation else '')
 
 # %% ../../nbs/02_models_mlp.ipynb #5caed205
 @register_model('resmlp', tiny=dict(input_shape=(6,), n_classes=3, config=['2*8'], dropout=0.1))

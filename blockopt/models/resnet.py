@@ -86,7 +86,8 @@ class ResNet(BlockModel):
         self.register_load_state_dict_pre_hook(_rename_torchvision_keys)
 
 # %% ../../nbs/02_models_resnet.ipynb #db847168
-def torchvision_state_dict(model:ResNet) -> dict:
+def torchvision_state_dict(model:ResNet, # a blockopt `ResNet`
+                          )->dict:
     "The state dict of a blockopt `ResNet` under torchvision's parameter names."
     prefixes = sorted(((ours, theirs) for theirs, ours in model.torchvision_names.items()), key=lambda p: -len(p[0]))
     out = {}

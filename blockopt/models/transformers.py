@@ -51,7 +51,8 @@ class TransformerBlock(nn.Module):
         self.norm2, self.fc1, self.fc2 = nn.LayerNorm(width), nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
         self.act, self.dropout = activation_layer(activation), nn.Dropout(dropout)
 
-    def attention(self, x):
+    def attention(self, x, # a batch of tokens (B, T, width)
+                 ):
         "Multi-head self-attention of a batch (B, T, width)."
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)

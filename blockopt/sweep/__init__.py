@@ -165,9 +165,13 @@ class LocalExecutor:
         self.sel.register(w.proc.stdout, selectors.EVENT_READ, w)
         return w
 
-    def room(self) -> int: return sum(w is None or w.task is None for w in self.workers)
+    def room(self) -> int:
+        "How many more runs can start now: the idle worker slots."
+        return sum(w is None or w.task is None for w in self.workers)
 
-    def submit(self, task:dict):
+    def submit(self, task:dict, # one run of the sweep, as `run_task` takes it
+              ):
+        "Start `task` on an idle worker (spawned if its slot is empty)."
         i = next(i for i, w in enumerate(self.workers) if w is None or w.task is None)
         (self.workers[i] or self._spawn(i)).send(task)
 
@@ -183,7 +187,8 @@ class LocalExecutor:
         if not self.fresh: self._spawn(w.slot)
         return out
 
-    def poll(self, timeout:float) -> list:
+    def poll(self, timeout:float, # seconds to wait for a run to end
+            )->list:
         "(task, result) pairs of the runs that ended within `timeout` seconds."
         out = []
         for key, _ in self.sel.select(timeout):
@@ -220,7 +225,11 @@ def _ray_run(task:dict) -> dict:
 class RayExecutor:
     "Runs as Ray Core tasks on an existing cluster (`address`) or a local one."
     kind = 'ray'
-    def __init__(self, s:Sweep, runs_dir, workers:int=None, address:str=None):
+    def __init__(self, s:Sweep, # the sweep (its `resources` and `ray` options)
+                 runs_dir, # the store
+                 workers:int=None, # runs at once; default: as many as the cluster schedules
+                 address:str=None, # the Ray cluster; default the spec's `ray.address`, else `$RAY_ADDRESS`, else a local Ray
+                ):
         try: import ray
         except ImportError: raise RuntimeError("--executor ray needs Ray: pip install 'blockopt[ray]'") from None
         self.ray, self.s, self.n = ray, s, workers
@@ -233,10 +242,17 @@ class RayExecutor:
                                                    max_retries=s.ray.get('max_retries', 2), retry_exceptions=False)
         self.refs = {}
 
-    def room(self) -> int: return (self.n - len(self.refs)) if self.n else 1 << 30
-    def submit(self, task:dict): self.refs[self.remote.remote(task)] = (task, time.time())
+    def room(self) -> int:
+        "How many more runs can start now (unbounded without `workers`: Ray queues them)."
+        return (self.n - len(self.refs)) if self.n else 1 << 30
+    def submit(self, task:dict, # one run of the sweep, as `run_task` takes it
+              ):
+        "Start `task` as a Ray task."
+        self.refs[self.remote.remote(task)] = (task, time.time())
 
-    def poll(self, timeout:float) -> list:
+    def poll(self, timeout:float, # seconds to wait for a run to end
+            )->list:
+        "(task, result) pairs of the Ray tasks that ended within `timeout` seconds; a crashed task gives a failed result."
         if not self.refs: time.sleep(timeout); return []
         ready, _ = self.ray.wait(list(self.refs), num_returns=len(self.refs), timeout=timeout)
         out = []
@@ -248,6 +264,7 @@ class RayExecutor:
         return out
 
     def close(self):
+        "Cancel the Ray tasks still running; shut Ray down if this executor started it."
         for ref in self.refs: self.ray.cancel(ref, force=True)
         if self.started: self.ray.shutdown()
 
@@ -265,7 +282,10 @@ class _SlurmRun:
 class SlurmExecutor:
     "Runs as a SLURM job array through submitit (`slurm.cluster: local` runs the jobs on this machine)."
     kind = 'slurm'
-    def __init__(self, s:Sweep, runs_dir, workers:int=None):
+    def __init__(self, s:Sweep, # the sweep (its `resources` and `slurm` options)
+                 runs_dir, # the store; submitit's logs go to `.sweeps/slurm/`
+                 workers:int=None, # array tasks running at once (`slurm_array_parallelism`); default 256
+                ):
         try: import submitit
         except ImportError: raise RuntimeError("--executor slurm needs submitit: pip install 'blockopt[slurm]'") from None
         g = s.resources['gpus']
@@ -279,8 +299,13 @@ class SlurmExecutor:
                                   **{k if k in generic or k.startswith('slurm_') else f'slurm_{k}': v for k, v in opts.items()})
         self.jobs, self.queue = {}, []
 
-    def room(self) -> int: return 1 << 30
-    def submit(self, task:dict): self.queue.append(task)
+    def room(self) -> int:
+        "Always room: SLURM queues the jobs."
+        return 1 << 30
+    def submit(self, task:dict, # one run of the sweep, as `run_task` takes it
+              ):
+        "Queue `task`; queued tasks are submitted together as one job array at the next `poll`."
+        self.queue.append(task)
 
     def _flush(self):
         if not self.queue: return
@@ -289,7 +314,9 @@ class SlurmExecutor:
             jobs = [self.ex.submit(_SlurmRun(t, uuid.uuid4().hex)) for t in tasks]
         for j, t in zip(jobs, tasks): self.jobs[j] = (t, time.time())
 
-    def poll(self, timeout:float) -> list:
+    def poll(self, timeout:float, # seconds to wait
+            )->list:
+        "Submit the queued tasks, wait `timeout` seconds, then (task, result) pairs of the jobs that ended."
         self._flush()
         time.sleep(timeout)
         out = []
@@ -301,6 +328,7 @@ class SlurmExecutor:
         return out
 
     def close(self):
+        "Cancel the jobs still queued or running."
         for j in self.jobs: j.cancel(check=False)
 
 # %% ../../nbs/06c_sweep_executors.ipynb #97ea18c9

@@ -219,7 +219,8 @@ def _points(s:Sweep) -> list:
         for r in range(s.repeats): out.append({**p, 'seed': seed0 + r} if s.repeats > 1 else p)
     return out
 
-def varying_fields(s:Sweep) -> list:
+def varying_fields(s:Sweep, # the sweep
+                  )->list:
     "The fields that change from run to run in `s` (grid, zip, seed when repeated)."
     return list(dict.fromkeys([*s.grid, *(k for g in s.zip for k in g), *(['seed'] if s.repeats > 1 else [])]))
 
@@ -254,7 +255,8 @@ def write_manifest(s:Sweep, # the sweep
          'fields': fields, 'run_ids': [c.run_id for c in cfgs], 'points': [{k: getattr(c, k) for k in fields} for c in cfgs]}
     return atomic_write(_manifest_path(runs_dir, s.name), json.dumps(d, indent=1))
 
-def read_manifests(runs_dir) -> list:
+def read_manifests(runs_dir, # the store
+                  )->list:
     "The manifests of every sweep recorded in the store `runs_dir` (unreadable ones left out)."
     out = []
     for p in sorted((Path(runs_dir)/'.sweeps').glob('*.json')):
@@ -299,7 +301,8 @@ def sweep_status(runs_dir, # the store
             if rd.run_id not in seen: rows.append(row('-', rd.run_id, []))
     return pd.DataFrame(rows, columns=None if rows else ['sweep', 'run_id', 'state', 'error', 'seconds'])
 
-def status_table(df:pd.DataFrame) -> pd.DataFrame:
+def status_table(df:pd.DataFrame, # from `sweep_status`
+                )->pd.DataFrame:
     "Counts of each state per sweep (from `sweep_status`)."
     if df.empty: return pd.DataFrame(columns=['sweep', 'runs', *STATUS_STATES])
     t = df.groupby('sweep', sort=False).state.value_counts().unstack(fill_value=0)
@@ -310,7 +313,8 @@ def status_table(df:pd.DataFrame) -> pd.DataFrame:
 # %% ../../nbs/06_sweep.ipynb #0810fb94
 def show_status(df:pd.DataFrame, # from `sweep_status`
                 all_runs:bool=False, # also list every run
-                out=print):
+                out=print, # where the lines go (a `print`-like function)
+               ):
     "Print the state counts per sweep, then each failure's one-line error."
     if df.empty: out("no runs"); return df
     out(status_table(df).to_string(index=False))
@@ -322,8 +326,11 @@ def show_status(df:pd.DataFrame, # from `sweep_status`
     return df
 
 def print_status(runs_dir, # the store
-                 spec=None, profile:str=None, # report on this spec only (default: every sweep of the store)
-                 all_runs:bool=False, out=print) -> pd.DataFrame:
+                 spec=None, # a `Sweep` (or spec file) to report on; default: every sweep in the store's manifests
+                 profile:str=None, # its profile
+                 all_runs:bool=False, # also list every run
+                 out=print, # where the lines go (a `print`-like function)
+                )->pd.DataFrame:
     "Print the status table of a store (see `show_status`); returns `sweep_status`."
     df = sweep_status(runs_dir, spec, profile)
     if df.empty: out(f"no runs in {runs_dir}"); return df
