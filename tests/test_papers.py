@@ -78,8 +78,12 @@ def test_corruption_study_end_to_end(tmp_path, data_root):
     assert (out/'accuracy_vs_p.png').exists() and (out/'accuracy_vs_p.pdf').exists()
     table = (out/'accuracy_vs_p.md').read_text()
     assert 'nearest class mean' in table and 'mlp relu' in table, table
+    # the reference level is blockopt's nearest class mean on the runs' splits, the tables blockopt.analysis.to_markdown's
+    from blockopt.data import nearest_class_mean_accuracy
+    ncm = nearest_class_mean_accuracy('digits', data_root, val_size=0.0, normalize=False, splits=('train', 'test'))['test']
+    assert f'nearest class mean {ncm:.3f}' in table and '| corruption_p | mlp relu |\n|---:|:---|' in table, table
     checks = (out/'checks.md').read_text()
-    assert 'mlp | relu' in checks, checks
+    assert 'mlp | relu' in checks and checks.splitlines()[1] == '|:---|:---|---:|---:|---:|---:|', checks
     # the checks are real: a run whose accuracy rises at p = 1 fails the figures notebook
     import papermill as pm
     by_p = {json.loads((d/'config.json').read_text())['corruption_p']: d for d in dirs}
