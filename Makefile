@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test install sync nbtest pytest bench readme clean
+.PHONY: demo test install sync nbtest pytest bench readme docs clean
 
 # (re)install when settings.ini or setup.py changed since the last install
 $(STAMP): settings.ini setup.py
@@ -46,9 +46,16 @@ pytest: $(STAMP)
 
 test: sync nbtest pytest
 
+# every bench/*.py, each ratio measured side by side, into bench/RESULTS.md: 5-11 min on 2 shared cores (load matters);
+# `make bench BENCH_ARGS=--quick` runs smaller sizes
 bench: $(STAMP)
 	@$(PY) -m pip install -q --disable-pip-version-check -e ".[dev,bench]"
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@$(PY) bench/run.py $(BENCH_ARGS)
+
+# the docs site without Quarto: nbdev's processors (show_doc cells run) into _proc/, the papers' READMEs beside them,
+# then MkDocs (Material + mkdocs-jupyter, navigation from nbs/sidebar.yml) into _docs/; with Quarto: nbdev_docs
+docs: $(STAMP)
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) tools/docs.py build
 
 # README.md is generated from nbs/index.ipynb (nbdev_readme needs Quarto, which these machines lack)
 readme: $(STAMP)

@@ -11,7 +11,7 @@ from .core import RunConfig, atomic_write, add_config_flags, config_from_args, d
 from .data import DatasetUnavailableError, class_balance, load_splits, zero_r
 from .runs import RunClaimed, RunDir
 from .run import run_config
-from .analysis import FORMATS, TABLES, import_legacy, report
+from .analysis import AXES, FORMATS, TABLES, import_legacy, report
 from .sweep import EXECUTORS, SpecError, Sweep, print_status, read_manifests, run_sweep, show_status
 
 # %% auto #0
@@ -42,6 +42,13 @@ def _folder(s:str) -> Path:
     "An argparse type: a folder that exists."
     if not Path(s).is_dir(): raise argparse.ArgumentTypeError(f"{s!r} is invalid: no such folder")
     return Path(s)
+
+def _number(s:str) -> float:
+    "An argparse type: a finite number."
+    try: x = float(s)
+    except ValueError: x = float('nan')
+    if x != x or x in (float('inf'), float('-inf')): raise argparse.ArgumentTypeError(f"{s!r} is invalid: expected a number")
+    return x
 
 # %% ../nbs/10_cli.ipynb #bb7c1c96
 def _read_config_file(path) -> dict:
@@ -128,7 +135,14 @@ def _report_command(args) -> int:
         return 0
     if args.store is None: raise ValueError("RUNS_DIR is missing: give the store to report on, or --import-legacy OLD_REPORTS_DIR")
     if not Path(args.store).is_dir(): raise ValueError(f"RUNS_DIR={args.store!r} is invalid: no such folder")
+    for flag, table in (('loss_threshold', 'rounds'), ('axis', 'rounds')):
+        if getattr(args, flag) is not None and args.table != table:
+            raise ValueError(f"{flag}={getattr(args, flag)!r} is invalid with table={args.table!r}: it applies to --table {table}")
+    for flag in ('caption', 'label'):
+        if getattr(args, flag) is not None and args.format != 'latex':
+            raise ValueError(f"{flag}={getattr(args, flag)!r} is invalid with format={args.format!r}: it applies to --format latex")
     text = report(args.store, table=args.table, metric=args.metric, acc_threshold=args.acc_threshold, fmt=args.format,
+                  loss_threshold=args.loss_threshold, axis=args.axis or 'round', caption=args.caption, label=args.label,
                   **({'by': args.by} if args.by else {}))
     if args.out: print(f"wrote {atomic_write(args.out, text.rstrip() + chr(10))}")
     else: print(text)
@@ -141,8 +155,12 @@ def _add_report_command(sub):
     r.add_argument('--table', default='rounds', choices=TABLES, help='rounds (to convergence), summary or winners (default: rounds)')
     r.add_argument('--metric', default='test_acc', help='the metric column (default: test_acc)')
     r.add_argument('--by', help='comma-separated config fields to group by, rows then columns (default: K,step_size)')
-    r.add_argument('--acc_threshold', type=float, help='accuracy that counts as converged (--table rounds)')
+    r.add_argument('--acc_threshold', type=_number, help='accuracy that counts as converged (--table rounds)')
+    r.add_argument('--loss_threshold', type=_number, help='loss that counts as converged (--table rounds; with or instead of --acc_threshold)')
+    r.add_argument('--axis', choices=AXES, help='count rounds, optimiser steps or samples to convergence (--table rounds; default: round)')
     r.add_argument('--format', default='md', choices=FORMATS, help='md, latex or csv (default: md)')
+    r.add_argument('--caption', help='the caption of the table (--format latex)')
+    r.add_argument('--label', help='the label of the table, for \\ref (--format latex)')
     r.add_argument('--out', metavar='FILE', help='write the table to FILE instead of printing it')
     r.add_argument('--import-legacy', '--import_legacy', dest='import_legacy', metavar='OLD_REPORTS_DIR',
                    help='import the old reports under this folder into --runs_dir (default runs/legacy)')

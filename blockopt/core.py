@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.basics import patch
+from fastcore.docments import docments
 
 # %% auto #0
 __all__ = ['MODES', 'OPTIMIZERS', 'PRECISIONS', 'BLOCK_ORDERS', 'OPTIMIZER_STATES', 'ACTIVATIONS', 'LR_SCHEDULES', 'ABLATIONS',
@@ -22,9 +23,11 @@ __all__ = ['MODES', 'OPTIMIZERS', 'PRECISIONS', 'BLOCK_ORDERS', 'OPTIMIZER_STATE
 def did_you_mean(name, # the name that was not found
                  choices, # the valid names
                 ):
-    "A ' (did you mean ...?)' hint for `name` among `choices`, or ''."
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    "A ' (did you mean ...?)' hint for `name` among `choices`, letter case ignored, or ''."
+    by_lower = {}
+    for c in map(str, choices): by_lower.setdefault(c.lower(), c)  # the first spelling of each name
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 # %% ../nbs/00_core.ipynb #667af195
 class Registry(Mapping):
@@ -62,10 +65,17 @@ LR_SCHEDULES = ('constant', 'cosine', 'step')
 ABLATIONS = ('none', 'decay', 'dropout', 'hidden', 'output', 'full')
 AUGMENT_POLICIES = ('none', 'randaugment', 'trivialaugment')
 
-def _f(default, help, choices=None, results=True, check=None, coerce=None):
-    "A dataclass field with its help text, allowed values, result-relevance, a value check and a coercion."
+def _f(default, choices=None, results=True, check=None, coerce=None):
+    "A dataclass field with its allowed values, result-relevance, a value check and a coercion."
     kw = dict(default_factory=lambda: list(default)) if isinstance(default, list) else dict(default=default)
-    return field(**kw, metadata=dict(help=help, choices=choices, results=results, check=check, coerce=coerce))
+    return field(**kw, metadata=dict(choices=choices, results=results, check=check, coerce=coerce))
+
+def _help_from_comments(cls):
+    "Give each field of the dataclass `cls` its docments comment as `help` metadata (what `--help` prints)."
+    try: comments = docments(cls)
+    except (OSError, TypeError): comments = {}  # no source to read (a class typed into a notebook cell)
+    for f in fields(cls): f.metadata = types.MappingProxyType({**f.metadata, 'help': comments.get(f.name) or ''})
+    return cls
 
 def _split_list(text:str) -> list:
     "`'16,16,32'` → `[16, 16, 32]`, `'1*2048'` → `['1*2048']`: a comma-separated list, numbers as numbers."
@@ -78,71 +88,67 @@ _atleast1 = (lambda v: v >= 1, 'an integer >= 1')
 _prob = (lambda v: 0 <= v <= 1, 'a number in [0, 1]')
 
 # %% ../nbs/00_core.ipynb #2ee98fd1
+@_help_from_comments
 @dataclass
 class RunConfig:
     "Every hyper-parameter of one run; its canonical JSON hashes to the run id."
     # what is trained, on what
-    model: str = _f('mnist1d_mlp', 'architecture name (see blockopt.models.MODELS)')  # architecture name (see blockopt.models.MODELS)
-    dataset_name: str = _f('mnist1d', 'dataset name (see blockopt.data.DATASETS)')  # dataset name (see blockopt.data.DATASETS)
-    config: typing.Optional[list] = _f(None, 'model-specific list, e.g. [16,16,32], 16,16,32, 1*2048 or ["2*939"]',  # model-specific list, e.g. [16,16,32], 16,16,32, 1*2048 or ["2*939"]
-                                       coerce=lambda v: _split_list(v) if isinstance(v, str) else v)
-    activation: typing.Optional[str] = _f(None, 'activation of models that take one', ACTIVATIONS)  # activation of models that take one
-    dropout: float = _f(0.0, 'dropout probability of models that take one', check=_prob)  # dropout probability of models that take one
-    beta: float = _f(1.0, 'residual weight of residual_cnn')  # residual weight of residual_cnn
+    model: str = _f('mnist1d_mlp')  # architecture name (see blockopt.models.MODELS)
+    dataset_name: str = _f('mnist1d')  # dataset name (see blockopt.data.DATASETS)
+    config: typing.Optional[list] = _f(None, coerce=lambda v: _split_list(v) if isinstance(v, str) else v)  # model-specific list, e.g. [16,16,32], 16,16,32, 1*2048 or ["2*939"]
+    activation: typing.Optional[str] = _f(None, ACTIVATIONS)  # activation of models that take one
+    dropout: float = _f(0.0, check=_prob)  # dropout probability of models that take one
+    beta: float = _f(1.0)  # residual weight of residual_cnn
     # how it is trained
-    training_mode: str = _f('entire', 'training engine', MODES)  # training engine
-    K: int = _f(1, 'optimiser steps per block per round (per round in entire)', check=_nonneg)  # optimiser steps per block per round (per round in entire)
-    step_size: float = _f(1e-3, 'learning rate', check=_positive)  # learning rate
-    optimizer: str = _f('adam', 'optimiser', OPTIMIZERS)  # optimiser
-    momentum: float = _f(0.0, 'SGD momentum', check=_prob)  # SGD momentum
-    weight_decay: float = _f(0.0, 'weight decay', check=_nonneg)  # weight decay
-    batch_size: int = _f(128, 'mini-batch size', check=_atleast1)  # mini-batch size
-    rounds: int = _f(10, 'number of rounds', check=_atleast1)  # number of rounds
-    seed: int = _f(0, 'seed of random, numpy and torch', check=_nonneg)  # seed of random, numpy and torch
-    deterministic: bool = _f(False, 'ask torch for deterministic algorithms')  # ask torch for deterministic algorithms
-    lr_schedule: str = _f('constant', 'learning-rate schedule over the run', LR_SCHEDULES)  # learning-rate schedule over the run
-    warmup_steps: int = _f(0, 'linear learning-rate warm-up, in optimiser steps', check=_nonneg)  # linear learning-rate warm-up, in optimiser steps
-    grad_clip: typing.Optional[float] = _f(None, 'clip the gradient norm to this value', check=_positive)  # clip the gradient norm to this value
-    precision: str = _f('fp32', 'training precision', PRECISIONS)  # training precision
+    training_mode: str = _f('entire', MODES)  # training engine
+    K: int = _f(1, check=_nonneg)  # optimiser steps per block per round (per round in entire)
+    step_size: float = _f(1e-3, check=_positive)  # learning rate
+    optimizer: str = _f('adam', OPTIMIZERS)  # optimiser
+    momentum: float = _f(0.0, check=_prob)  # SGD momentum
+    weight_decay: float = _f(0.0, check=_nonneg)  # weight decay
+    batch_size: int = _f(128, check=_atleast1)  # mini-batch size
+    rounds: int = _f(10, check=_atleast1)  # number of rounds
+    seed: int = _f(0, check=_nonneg)  # seed of random, numpy and torch
+    deterministic: bool = _f(False)  # ask torch for deterministic algorithms
+    lr_schedule: str = _f('constant', LR_SCHEDULES)  # learning-rate schedule over the run
+    warmup_steps: int = _f(0, check=_nonneg)  # linear learning-rate warm-up, in optimiser steps
+    grad_clip: typing.Optional[float] = _f(None, check=_positive)  # clip the gradient norm to this value
+    precision: str = _f('fp32', PRECISIONS)  # training precision
     # Algorithm 1 (block proximal update)
-    prox_lambda: typing.Union[float, list[float]] = _f(0.0, 'proximal weight, one number or one per block',  # proximal weight, one number or one per block
-                                                        check=_nonneg)
-    gamma: float = _f(1.0, 'damping: x_i <- x_i^t + gamma (x_hat_i - x_i^t)', check=_positive)  # damping: x_i <- x_i^t + gamma (x_hat_i - x_i^t)
-    block_accuracy_factor: float = _f(0.0, 'inexact stop factor of delta_i (0: no early stop)', check=_nonneg)  # inexact stop factor of delta_i (0: no early stop)
-    block_order: typing.Union[str, list[int]] = _f('cyclic', 'cyclic, reverse, random or a list of block indices')  # cyclic, reverse, random or a list of block indices
-    optimizer_state: str = _f('reset', 'optimiser state on a block switch', OPTIMIZER_STATES)  # optimiser state on a block switch
-    n_block_groups: typing.Optional[int] = _f(None, 'group consecutive blocks into this many blocks', check=_atleast1)  # group consecutive blocks into this many blocks
-    n_workers: int = _f(1, 'processes of the blockwise (parallel) engine', check=_atleast1)  # processes of the blockwise (parallel) engine
-    communication_delay: float = _f(0.0, 'seconds waited after each synchronisation', check=_nonneg)  # seconds waited after each synchronisation
+    prox_lambda: typing.Union[float, list[float]] = _f(0.0, check=_nonneg)  # proximal weight, one number or one per block
+    gamma: float = _f(1.0, check=_positive)  # damping: x_i <- x_i^t + gamma (x_hat_i - x_i^t)
+    block_accuracy_factor: float = _f(0.0, check=_nonneg)  # inexact stop factor of delta_i (0: no early stop)
+    block_order: typing.Union[str, list[int]] = _f('cyclic')  # cyclic, reverse, random or a list of block indices
+    optimizer_state: str = _f('reset', OPTIMIZER_STATES)  # optimiser state on a block switch
+    n_block_groups: typing.Optional[int] = _f(None, check=_atleast1)  # group consecutive blocks into this many blocks
+    n_workers: int = _f(1, check=_atleast1)  # processes of the blockwise (parallel) engine
+    communication_delay: float = _f(0.0, check=_nonneg)  # seconds waited after each synchronisation
     # Persistent Stochastic Ablation (training_mode psa: a round is one meta-loop)
-    ablation: str = _f('none', 'PSA mode: how the Last Known Good model is perturbed between meta-loops', ABLATIONS)  # PSA mode: how the Last Known Good model is perturbed between meta-loops
+    ablation: str = _f('none', ABLATIONS)  # PSA mode: how the Last Known Good model is perturbed between meta-loops
     # data
-    max_train_samples: typing.Optional[int] = _f(None, 'use at most this many training samples', check=_atleast1)  # use at most this many training samples
-    val_size: float = _f(0.1, 'validation split: a fraction of train (< 1) or a count (>= 1)', check=_nonneg)  # validation split: a fraction of train (< 1) or a count (>= 1)
-    split_seed: int = _f(1337, 'seed of the train/validation split', check=_nonneg)  # seed of the train/validation split
-    corruption_p: float = _f(0.0, 'probability that a training pixel is replaced by noise', check=_prob)  # probability that a training pixel is replaced by noise
-    augment: bool = _f(False, 'random crop and flip on training batches (image datasets)')  # random crop and flip on training batches (image datasets)
-    augment_policy: str = _f('none', 'strong augmentation of training images (torchvision transforms v2)',  # strong augmentation of training images (torchvision transforms v2)
-                             AUGMENT_POLICIES)
-    mixup_alpha: float = _f(0.0, 'mixup Beta(alpha, alpha) on training batches (0: off)', check=_nonneg)  # mixup Beta(alpha, alpha) on training batches (0: off)
-    cutmix_alpha: float = _f(0.0, 'cutmix Beta(alpha, alpha) on training batches (0: off)', check=_nonneg)  # cutmix Beta(alpha, alpha) on training batches (0: off)
-    label_smoothing: float = _f(0.0, 'label smoothing of the classification loss', check=_prob)  # label smoothing of the classification loss
-    stochastic_depth: float = _f(0.0, 'drop-path probability of the last residual block (models that take one)',  # drop-path probability of the last residual block (models that take one)
-                                 check=_prob)
+    max_train_samples: typing.Optional[int] = _f(None, check=_atleast1)  # use at most this many training samples
+    val_size: float = _f(0.1, check=_nonneg)  # validation split: a fraction of train (< 1) or a count (>= 1)
+    split_seed: int = _f(1337, check=_nonneg)  # seed of the train/validation split
+    corruption_p: float = _f(0.0, check=_prob)  # probability that a training pixel is replaced by noise
+    augment: bool = _f(False)  # random crop and flip on training batches (image datasets)
+    augment_policy: str = _f('none', AUGMENT_POLICIES)  # strong augmentation of training images (torchvision transforms v2)
+    mixup_alpha: float = _f(0.0, check=_nonneg)  # mixup Beta(alpha, alpha) on training batches (0: off)
+    cutmix_alpha: float = _f(0.0, check=_nonneg)  # cutmix Beta(alpha, alpha) on training batches (0: off)
+    label_smoothing: float = _f(0.0, check=_prob)  # label smoothing of the classification loss
+    stochastic_depth: float = _f(0.0, check=_prob)  # drop-path probability of the last residual block (models that take one)
     # stopping, reporting, measuring
-    target_accuracy: typing.Optional[float] = _f(None, 'stop once validation accuracy reaches this', check=_prob)  # stop once validation accuracy reaches this
-    target_loss: typing.Optional[float] = _f(None, 'stop once validation loss falls to this')  # stop once validation loss falls to this
-    patience: typing.Optional[int] = _f(None, 'stop after this many reports without improvement', check=_atleast1)  # stop after this many reports without improvement
-    report_sampling_rate: int = _f(1, 'report metrics every this many rounds', check=_atleast1)  # report metrics every this many rounds
-    measurement_sampling_rate: int = _f(10, 'run measurement units every this many rounds', check=_atleast1)  # run measurement units every this many rounds
-    measurements: list[str] = _f([], 'names of measurement units')  # names of measurement units
+    target_accuracy: typing.Optional[float] = _f(None, check=_prob)  # stop once validation accuracy reaches this
+    target_loss: typing.Optional[float] = _f(None)  # stop once validation loss falls to this
+    patience: typing.Optional[int] = _f(None, check=_atleast1)  # stop after this many reports without improvement
+    report_sampling_rate: int = _f(1, check=_atleast1)  # report metrics every this many rounds
+    measurement_sampling_rate: int = _f(10, check=_atleast1)  # run measurement units every this many rounds
+    measurements: list[str] = _f([])  # names of measurement units
     # where and how it runs (not part of the run id)
-    cuda_core: int = _f(-1, 'GPU index, -1 for CPU', results=False)  # GPU index, -1 for CPU
-    threads: typing.Optional[int] = _f(None, 'torch threads of this process', results=False, check=_atleast1)  # torch threads of this process
-    checkpoint_every: int = _f(1, 'checkpoint every this many reports (0: never)', results=False, check=_nonneg)  # checkpoint every this many reports (0: never)
-    data_root: typing.Optional[str] = _f(None, 'dataset cache folder (default $BLOCKOPT_DATA or ~/.cache/blockopt/data)',  # dataset cache folder (default $BLOCKOPT_DATA or ~/.cache/blockopt/data)
-                                         results=False)
-    runs_dir: str = _f('runs', 'folder of run directories', results=False)  # folder of run directories
+    cuda_core: int = _f(-1, results=False)  # GPU index, -1 for CPU
+    threads: typing.Optional[int] = _f(None, results=False, check=_atleast1)  # torch threads of this process
+    checkpoint_every: int = _f(1, results=False, check=_nonneg)  # checkpoint every this many reports (0: never)
+    data_root: typing.Optional[str] = _f(None, results=False)  # dataset cache folder (default $BLOCKOPT_DATA or ~/.cache/blockopt/data)
+    runs_dir: str = _f('runs', results=False)  # folder of run directories
 
     def __post_init__(self): _validate(self)
 
@@ -271,7 +277,7 @@ def add_config_flags(parser:argparse.ArgumentParser, # the parser to extend
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         choices = f" [{'|'.join(f.metadata['choices'])}]" if f.metadata['choices'] else ''
         group.add_argument(f'--{f.name}', metavar='VALUE', default=argparse.SUPPRESS,
-                           help=f"{f.metadata['help']}{choices} (default: {json.dumps(default)})")
+                           help=f"{f.metadata['help']}{choices} (default: {json.dumps(default)})".lstrip())
     return parser
 
 def config_from_args(args:argparse.Namespace, # parsed flags; fields not given are absent

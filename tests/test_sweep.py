@@ -71,6 +71,10 @@ def test_malformed_specs_fail_before_any_run(tmp_path):
         "grid: {K: [1, -1]}\n": (None, "grid.K[1]=-1: RunConfig.K=-1 is invalid: expected a number >= 0"),
         "grid: {K: [1]}\nprofiles: {cpu: {grid: {step_size: [0.1, 0]}}}\n": (
             'cpu', "grid.step_size[1]=0: RunConfig.step_size=0.0 is invalid: expected a number > 0"),
+        "grid: {K: [1]}\nslurm: {partiton: gpu, timeout_min: 5}\n": (None, "slurm: unknown option 'partiton' (did you mean 'partition'?); valid: "),
+        "grid: {K: [1]}\nslurm: {cluster: debgu}\n": (None, "slurm.cluster='debgu': expected one of slurm, local, debug (did you mean 'debug'?)"),
+        "grid: {K: [1]}\nray: {adress: 'auto'}\n": (None, "ray: unknown option 'adress' (did you mean 'address'?); valid: address, max_retries"),
+        "grid: {K: [1]}\nprofiles: {hpc: {ray: {max_retries: -2}}}\n": ('hpc', "ray.max_retries=-2: expected an integer >= 0 (-1: retry forever)"),
     }
     for i, (text, (profile, msg)) in enumerate(cases.items()):
         spec = write(tmp_path/f'sweep{i}.yaml', text)
@@ -82,6 +86,22 @@ def test_malformed_specs_fail_before_any_run(tmp_path):
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == f"blockopt sweep: {tmp_path/'sweep4.yaml'}: grid.K[1]=-1: RunConfig.K=-1 is invalid: expected a number >= 0"
     assert not (tmp_path/'runs').exists()
+
+# %% what run_sweep returns
+
+def test_run_sweep_attrs_when_nothing_is_left_to_run(tmp_path):
+    "The frame says what the call did, also when there was nothing to do: started, to_run and completed."
+    from blockopt.sweep import run_sweep
+    spec = {'name': 'attrs', 'base': {'rounds': 1}, 'grid': {'K': [1, 2]}, 'function': FAKE, 'preload': []}
+    t0 = time.time()
+    first = run_sweep(spec, runs_dir=tmp_path/'runs', workers=1, progress=False, out=None)
+    assert set(first.attrs) == {'started', 'to_run', 'completed'}
+    assert first.attrs['to_run'] == 2 and len(first.attrs['completed']) == 2 and first.attrs['started'] >= t0
+    assert all(end >= first.attrs['started'] and secs >= 0 for end, secs in first.attrs['completed'])
+    again = run_sweep(spec, runs_dir=tmp_path/'runs', workers=1, progress=False, out=None)
+    assert set(again.attrs) == set(first.attrs)
+    assert (again.attrs['to_run'], again.attrs['completed']) == (0, []) and again.attrs['started'] > first.attrs['started']
+    assert sorted(again.state) == ['done', 'done']
 
 # %% function mode, end to end
 
@@ -304,6 +324,24 @@ slurm: {{cluster: local, timeout_min: 5}}
     assert code == 1, out + err
     df = status(runs).set_index('K')
     assert df.loc[1].state == 'done' and df.loc[13].error == 'RuntimeError: unlucky K=13'
+    assert_whole(runs)
+
+def test_slurm_debug_cluster_runs_in_this_process(tmp_path, monkeypatch):
+    "`slurm.cluster: debug`: submitit's debug executor runs each job inside the sweep's own process."
+    pytest.importorskip('submitit')
+    spec = write(tmp_path/'debug.yaml', f"""
+base: {{rounds: 2}}
+grid: {{K: [1, 13]}}
+function: {FAKE}
+slurm: {{cluster: debug, partition: ignored-by-debug}}
+""")
+    runs, log = tmp_path/'runs', tmp_path/'events.log'
+    monkeypatch.setenv('FAKE_RUN_LOG', str(log))
+    code, out, err = main('sweep', spec, '--runs_dir', runs, '--executor', 'slurm', '--quiet')
+    assert code == 1, out + err
+    df = status(runs).set_index('K')
+    assert df.loc[1].state == 'done' and df.loc[13].error == 'RuntimeError: unlucky K=13'
+    assert {int(pid) for _, _, pid in events(log)} == {os.getpid()}  # no subprocess
     assert_whole(runs)
 
 def test_slurm_requeue_runs_the_run_again(tmp_path, monkeypatch):

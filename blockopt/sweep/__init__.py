@@ -349,6 +349,11 @@ def _make_executor(kind, s, runs_dir, workers, fresh, ray_address):
     if kind == 'slurm': return SlurmExecutor(s, runs_dir, workers)
     raise ValueError(f"executor={kind!r} is invalid: expected one of {', '.join(EXECUTORS)}{did_you_mean(kind, EXECUTORS)}")
 
+def _with_attrs(df:pd.DataFrame, started:float, to_run:int, completed:list) -> pd.DataFrame:
+    "`df` with what `run_sweep` did in `df.attrs`: when it started, how many runs it had to run, each run's (end, seconds)."
+    df.attrs.update(started=started, to_run=to_run, completed=completed)
+    return df
+
 def _classify(rd:RunDir, retry_failed:bool, stale_after:float) -> str:
     if rd.is_finished: return 'finished'
     if rd.live_claim(stale_after): return 'claimed'
@@ -393,7 +398,7 @@ def run_sweep(spec, # a `Sweep`, a YAML file or a dict
     earlier = sum(k == 'finished' for k in kinds.values()), sum(k == 'failed' for k in kinds.values())
     say(f"sweep {s.name}: {len(cfgs)} runs in {runs_dir}: {earlier[0]} finished before, "
         + (f"{earlier[1]} failed before (--retry-failed runs them), " if earlier[1] else '') + f"{n} to run")
-    if not n: return sweep_status(runs_dir, s)
+    if not n: return _with_attrs(sweep_status(runs_dir, s), t_start, n, [])
     bar = tqdm(total=n, desc=s.name, unit='run', disable=not progress, dynamic_ncols=True, mininterval=1.0)
     ex = _make_executor(executor, s, runs_dir, workers, fresh, ray_address)
     inflight, deferred, completed = {}, {}, []
@@ -431,6 +436,4 @@ def run_sweep(spec, # a `Sweep`, a YAML file or a dict
         ex.close(); bar.close()
     say(f"sweep {s.name}: {counts['done']} done, {counts['diverged']} diverged, {counts['failed']} failed "
         f"in {time.time() - t_start:.1f} s")
-    df = sweep_status(runs_dir, s)
-    df.attrs.update(started=t_start, completed=completed)  # when the sweep started; each run's end and duration
-    return df
+    return _with_attrs(sweep_status(runs_dir, s), t_start, n, completed)

@@ -13,9 +13,9 @@ from ..core import RunConfig, atomic_write, config_fields, did_you_mean
 from ..runs import CLAIM_STALE_S, RunDir, run_dirs
 
 # %% auto #0
-__all__ = ['SPEC_KEYS', 'RUN_MODES', 'WORKER_KINDS', 'EXECUTORS', 'STATUS_STATES', 'SpecError', 'Sweep', 'load_spec',
-           'varying_fields', 'sweep_configs', 'write_manifest', 'read_manifests', 'sweep_status', 'status_table',
-           'show_status', 'print_status']
+__all__ = ['SPEC_KEYS', 'RUN_MODES', 'WORKER_KINDS', 'EXECUTORS', 'RAY_OPTIONS', 'SLURM_CLUSTERS', 'SLURM_OPTIONS',
+           'STATUS_STATES', 'SpecError', 'Sweep', 'load_spec', 'varying_fields', 'sweep_configs', 'write_manifest',
+           'read_manifests', 'sweep_status', 'status_table', 'show_status', 'print_status']
 
 # %% ../../nbs/06_sweep.ipynb #8cdfe761
 SPEC_KEYS = ('name', 'base', 'grid', 'zip', 'exclude', 'repeats', 'mode', 'function', 'notebook', 'worker',
@@ -23,6 +23,12 @@ SPEC_KEYS = ('name', 'base', 'grid', 'zip', 'exclude', 'repeats', 'mode', 'funct
 RUN_MODES = ('function', 'notebook')
 WORKER_KINDS = ('persistent', 'fresh')
 EXECUTORS = ('local', 'ray', 'slurm')
+RAY_OPTIONS = ('address', 'max_retries')
+SLURM_CLUSTERS = ('slurm', 'local', 'debug')
+SLURM_OPTIONS = ('cluster', 'timeout_min', 'mem_gb', 'nodes', 'tasks_per_node', 'stderr_to_stdout', 'partition', 'account',
+                 'qos', 'constraint', 'exclude', 'nodelist', 'gres', 'mem', 'mem_per_cpu', 'mem_per_gpu', 'cpus_per_gpu',
+                 'gpus_per_task', 'ntasks_per_node', 'comment', 'mail_type', 'mail_user', 'dependency', 'exclusive', 'wckey',
+                 'setup', 'teardown', 'signal_delay_s', 'srun_args', 'use_srun', 'additional_parameters')
 
 class SpecError(ValueError):
     "A sweep spec that cannot run; the message names the file, the key and the value."
@@ -43,8 +49,8 @@ class Sweep:
     resources: dict = field(default_factory=lambda: {'cpus': 1, 'gpus': 0}) # per run
     timeout: float = None # seconds before a run is stopped and failed
     preload: list = None # modules imported by a worker (or kernel) before its first run
-    ray: dict = field(default_factory=dict) # Ray options: address, max_retries
-    slurm: dict = field(default_factory=dict) # submitit options: cluster, partition, timeout_min, ...
+    ray: dict = field(default_factory=dict) # Ray options (`RAY_OPTIONS`)
+    slurm: dict = field(default_factory=dict) # submitit options (`SLURM_OPTIONS`)
     source: str = '<spec>' # where the spec came from, for messages
     profile: str = None # the profile applied
 
@@ -130,6 +136,29 @@ def _check_resources(r, where) -> dict:
         raise _err(where, f"resources.gpus={g!r}: expected a fraction in [0, 1] or a whole number of GPUs")
     return r
 
+_SLURM_SET = {'cpus_per_task': 'resources.cpus', 'gpus_per_node': 'resources.gpus', 'num_gpus': 'resources.gpus',
+              'array_parallelism': '--workers', 'job_name': "the sweep's name", 'name': "the sweep's name", 'time': 'timeout_min'}
+
+def _is_int(v, least): return isinstance(v, int) and not isinstance(v, bool) and v >= least
+
+def _check_executor_options(s, where):
+    "Refuse unknown or bad `ray` and `slurm` options of the sweep `s` (spec file `where`)."
+    _check_keys(s.ray, RAY_OPTIONS, f"{where}: ray", 'option')
+    a, r = s.ray.get('address'), s.ray.get('max_retries', 0)
+    if a is not None and not (isinstance(a, str) and a): raise _err(where, f"ray.address={a!r}: expected a Ray address such as 'auto' or 'host:6379'")
+    if not _is_int(r, -1): raise _err(where, f"ray.max_retries={r!r}: expected an integer >= 0 (-1: retry forever)")
+    for k, v in s.slurm.items():
+        name = k.removeprefix('slurm_')
+        if name in _SLURM_SET: raise _err(where, f"slurm.{k}={v!r}: set by {_SLURM_SET[name]}, not in slurm")
+        if name not in SLURM_OPTIONS:
+            raise _err(where, f"slurm: unknown option {k!r}{did_you_mean(name, SLURM_OPTIONS)}; valid: {', '.join(SLURM_OPTIONS)}")
+    c = s.slurm.get('cluster', 'slurm')
+    if c not in SLURM_CLUSTERS: raise _err(where, f"slurm.cluster={c!r}: expected one of {', '.join(SLURM_CLUSTERS)}{did_you_mean(c, SLURM_CLUSTERS)}")
+    for k, least in (('timeout_min', 1), ('nodes', 1), ('tasks_per_node', 1)):
+        if k in s.slurm and not _is_int(s.slurm[k], least): raise _err(where, f"slurm.{k}={s.slurm[k]!r}: expected an integer >= {least}")
+    m = s.slurm.get('mem_gb', 1)
+    if isinstance(m, bool) or not isinstance(m, (int, float)) or m <= 0: raise _err(where, f"slurm.mem_gb={m!r}: expected a number of GB > 0")
+
 # %% ../../nbs/06_sweep.ipynb #a063fb7d
 def load_spec(spec, # a YAML file, or a dict with the same keys
               profile:str=None, # the profile to apply
@@ -146,6 +175,7 @@ def load_spec(spec, # a YAML file, or a dict with the same keys
     s = Sweep(name=str(name), base=dict(d.get('base') or {}), grid=dict(d.get('grid') or {}),
               zip=_zip_groups(d.get('zip'), where), source=where, profile=profile,
               ray=dict(d.get('ray') or {}), slurm=dict(d.get('slurm') or {}))
+    _check_executor_options(s, where)
     ex = d.get('exclude') or []
     if not isinstance(ex, list) or not all(isinstance(e, dict) and e for e in ex):
         raise _err(where, f"exclude={ex!r}: expected a list of mappings field -> value")
