@@ -5,9 +5,11 @@
 3. Peak optimiser-state + gradient bytes of `blockwise_sequential` (Adam, state reset) vs `entire`, for D
    nearly equal blocks (target: close to 1/D).
 
-Run: `.venv/bin/python bench/engines.py` (or `make bench`).
+Run: `.venv/bin/python bench/engines.py [1 2 3] [--chunks 100] [--repeats 3]` (or `make bench`): the numbers pick
+the benchmarks; `--chunks` and `--repeats` set how many measurements 1 and 2 take (`make bench BENCH_ARGS=--quick`
+uses 40 and 1).
 """
-import statistics, sys, tempfile, time
+import argparse, statistics, tempfile, time
 from torch.optim.optimizer import register_optimizer_step_post_hook
 import torch
 import torch.nn.functional as F
@@ -15,6 +17,7 @@ from blockopt.core import RunConfig, set_seed
 from blockopt.data import make_data
 from blockopt.engines import Trainer
 from blockopt.models import build_model
+from _report import record
 
 DATA_ROOT = tempfile.mkdtemp()
 
@@ -55,6 +58,9 @@ def bench_entire_vs_hand(chunk=50, repeats=100):
     print(f"1. entire vs hand-written loop (MNIST-1D MLP, batch 100, 1 thread): "
           f"{e*1e3:.3f} ms vs {h*1e3:.3f} ms per step (fastest of {repeats} chunks of {chunk}) -> ratio {e/h:.3f} "
           f"(target <= 1.05); medians {em*1e3:.3f} vs {hm*1e3:.3f} ms -> {em/hm:.3f}")
+    record(f"step time, MNIST-1D MLP, batch 100, 1 thread (fastest of {repeats} chunks of {chunk} steps)",
+           'entire engine', e * 1e3, 'hand-written loop', h * 1e3, 'ms per step', target='<= 1.05',
+           note=f"medians {em*1e3:.3f} vs {hm*1e3:.3f} ms: ratio {em/hm:.3f}")
 
 def bench_sequential_vs_entire(repeats=3):
     torch.set_num_threads(2)
@@ -73,9 +79,15 @@ def bench_sequential_vs_entire(repeats=3):
             return (time.perf_counter() - t0) / steps
         return f
     timed('seq', n_blocks)(); timed('ent', 1)()  # warm-up
-    s, e = interleaved([timed('seq', n_blocks), timed('ent', n_blocks)], repeats)
+    # as in 1: the fastest round of each is the least disturbed by the rest of a shared machine; medians shown too
+    (s, sm), (e, em) = interleaved([timed('seq', n_blocks), timed('ent', n_blocks)], repeats,
+                                   stat=lambda ts: (min(ts), statistics.median(ts)))
     print(f"2. blockwise_sequential vs entire step time (ResNet-18, 32x32, batch 64, {n_blocks} blocks): "
-          f"{s*1e3:.1f} ms vs {e*1e3:.1f} ms -> ratio {s/e:.3f} (target <= 0.75)")
+          f"{s*1e3:.1f} ms vs {e*1e3:.1f} ms (fastest of {repeats} rounds of {n_blocks} steps) -> ratio {s/e:.3f} "
+          f"(target <= 0.75); medians {sm*1e3:.1f} vs {em*1e3:.1f} ms -> {sm/em:.3f}")
+    record(f"mean step time, ResNet-18, 32x32, batch 64, {n_blocks} blocks, 2 threads (fastest of {repeats} rounds)",
+           'blockwise_sequential', s * 1e3, 'entire', e * 1e3, 'ms per step', target='<= 0.75',
+           note=f"medians {sm*1e3:.1f} vs {em*1e3:.1f} ms: ratio {sm/em:.3f}")
 
 def bench_memory(D=4):
     torch.set_num_threads(2)
@@ -98,9 +110,19 @@ def bench_memory(D=4):
     print(f"3. peak optimiser-state + gradient bytes, Adam with state reset, D={D} blocks: "
           f"{res['blockwise_sequential']/2**20:.2f} MiB vs {res['entire']/2**20:.2f} MiB -> ratio {ratio:.3f} "
           f"(1/D = {1/D:.3f}; largest block's share of the parameters = {max(shares)/sum(shares):.3f})")
+    record(f"peak optimiser-state + gradient bytes, Adam with state reset, MLP 8x256, D={D} blocks",
+           'blockwise_sequential', res['blockwise_sequential'] / 2**20, 'entire', res['entire'] / 2**20, 'MiB',
+           quantity='peak bytes', target=f"close to 1/D = {1/D:.3f}",
+           note=f"largest block's share of the parameters {max(shares)/sum(shares):.3f}")
 
 if __name__ == '__main__':
-    which = sys.argv[1:] or ['1', '2', '3']
-    if '1' in which: bench_entire_vs_hand()
-    if '2' in which: bench_sequential_vs_entire()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('which', nargs='*', default=['1', '2', '3'], help='benchmarks to run: 1, 2 and/or 3')
+    p.add_argument('--chunks', type=int, default=100, help='chunks of 50 steps of each loop in 1')
+    p.add_argument('--repeats', type=int, default=3, help='interleaved measurements of each mode in 2')
+    a = p.parse_args()
+    which = a.which
+    if bad := [w for w in which if w not in ('1', '2', '3')]: p.error(f"which={bad[0]!r}; allowed: 1, 2, 3")
+    if '1' in which: bench_entire_vs_hand(repeats=a.chunks)
+    if '2' in which: bench_sequential_vs_entire(repeats=a.repeats)
     if '3' in which: bench_memory()
