@@ -14,154 +14,15 @@ from tqdm import tqdm
 from torch import nn
 from .core import RunConfig, Registry, resolve_device, set_seed, set_threads
 from .data import IGNORE_INDEX, eval_batches, make_data
-from .models import build_model, group_blocks
+from .models import run_model  # importing blockopt.models registers the zoo
+from .recipe import Precision, _correct_and_scored, batch_mixer, loss_for, train_loss_for
 from .runs import RunDir
 
 # %% auto #0
-__all__ = ['ENGINES', 'loss_for', 'n_correct', 'train_loss_for', 'MixUpCutMix', 'batch_mixer', 'fp8_roundtrip', 'fp8_eligible',
-           'emulate_fp8', 'Precision', 'make_optimizer', 'lr_factor', 'Callback', 'Diverged', 'Trainer',
-           'proximal_term', 'inexact_stop', 'scheduled_lr', 'evaluate', 'EntireEngine', 'block_order', 'damp',
-           'block_optimizer', 'visit_block', 'SequentialEngine', 'TargetStopper', 'PatienceStopper',
-           'default_callbacks', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'RunWriter',
-           'train']
-
-# %% ../nbs/03_engines.ipynb #0922c8a9
-def loss_for(task:str, # the dataset's task: classification, regression or sequence
-            ):
-    "The loss function `loss(outputs, targets)` of a dataset task."
-    if task == 'classification': return F.cross_entropy
-    if task == 'regression': return lambda out, y: F.mse_loss(out, y.reshape(out.shape).to(out.dtype))
-    if task == 'sequence': return lambda out, y: F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
-    raise ValueError(f"task={task!r} is invalid: expected classification, regression or sequence")
-
-def _correct_and_scored(out, y):
-    "Right predictions and scored targets (targets equal to `IGNORE_INDEX` are not scored)."
-    correct = (out.argmax(-1) == y).sum()  # an argmax is never IGNORE_INDEX (-100): unscored targets never count
-    return correct, (y != IGNORE_INDEX).sum() if y.dim() > 1 else y.numel()
-
-def n_correct(out, # model outputs (logits)
-              y, # the targets
-              task:str, # the dataset's task: classification, regression or sequence
-             )->int:
-    "How many scored predictions (tokens, for sequences) are right; 0 for regression."
-    return 0 if task == 'regression' else int(_correct_and_scored(out, y)[0])
-
-# %% ../nbs/03_engines.ipynb #1c834e4e
-def train_loss_for(task:str, # the dataset's task
-                   label_smoothing:float=0.0, # ε of label smoothing
-                  ):
-    "The training loss of a task: `loss_for(task)`, with label smoothing; accepts soft (mixed) class targets."
-    if not label_smoothing: return loss_for(task)
-    if task == 'classification': return lambda out, y: F.cross_entropy(out, y, label_smoothing=label_smoothing)
-    if task == 'sequence':
-        return lambda out, y: F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), label_smoothing=label_smoothing)
-    raise ValueError(f"RunConfig.label_smoothing={label_smoothing} is invalid for a {task} task: expected 0 "
-                     f"(label smoothing applies to classification and sequences)")
-
-class MixUpCutMix:
-    "Mixup and/or cutmix of a training batch on its device, with soft targets; its own seeded generator."
-    def __init__(self, n_classes:int, # classes of the one-hot targets
-                 mixup_alpha:float=0.0, # α of mixup's Beta(α, α) (0: off)
-                 cutmix_alpha:float=0.0, # α of cutmix's Beta(α, α) (0: off)
-                 seed:int=0, # seed of the generator of λ, the choice and the box
-                ):
-        self.n_classes, self.mixup_alpha, self.cutmix_alpha = n_classes, mixup_alpha, cutmix_alpha
-        self.rng = np.random.RandomState(seed)
-
-    def __call__(self, x:torch.Tensor, y:torch.Tensor) -> tuple:
-        "`(mixed inputs, soft targets)` of the batch `(x, y)`."
-        cut = self.cutmix_alpha > 0 and (self.mixup_alpha <= 0 or self.rng.rand() < 0.5)
-        lam = float(self.rng.beta(*[self.cutmix_alpha if cut else self.mixup_alpha] * 2))
-        if cut: x, lam = self._cutmix(x, lam)
-        else: x = x.roll(1, 0).mul_(1.0 - lam).add_(x.mul(lam))
-        t = F.one_hot(y, self.n_classes).float()
-        return x, t.roll(1, 0).mul_(1.0 - lam).add_(t.mul(lam))
-
-    def _cutmix(self, x, lam):
-        "Paste a box of the rolled batch (torchvision's rule); `(x, lam adjusted to the area pasted)`."
-        H, W = (1, x.shape[-1]) if x.dim() == 3 else x.shape[-2:]
-        r_x, r_y = self.rng.randint(W), self.rng.randint(H)
-        r = 0.5 * math.sqrt(1.0 - lam)
-        x1, x2 = max(r_x - int(r * W), 0), min(r_x + int(r * W), W)
-        y1, y2 = (0, 1) if x.dim() == 3 else (max(r_y - int(r * H), 0), min(r_y + int(r * H), H))
-        out, rolled = x.clone(), x.roll(1, 0)
-        if x.dim() == 3: out[..., x1:x2] = rolled[..., x1:x2]
-        else: out[..., y1:y2, x1:x2] = rolled[..., y1:y2, x1:x2]
-        return out, 1.0 - (x2 - x1) * (y2 - y1) / (W * H)
-
-    def state_dict(self) -> dict:
-        "The generator's state, as tensors and plain values (loads with `weights_only=True`)."
-        s = self.rng.get_state()
-        return {'keys': torch.from_numpy(s[1].astype(np.int64)), 'pos': int(s[2])}
-    def load_state_dict(self, s:dict, # a dict from `state_dict()`
-                       ):
-        "Restore the generator from `state_dict()`."
-        self.rng.set_state(('MT19937', s['keys'].numpy().astype(np.uint32), s['pos'], 0, 0.0))
-
-def batch_mixer(cfg:RunConfig, # the run (mixup_alpha, cutmix_alpha, seed)
-                info, # the dataset's `DatasetInfo`
-               ):
-    "The run's `MixUpCutMix`, or `None` when mixup and cutmix are off; bad combinations fail in one line."
-    if not (cfg.mixup_alpha or cfg.cutmix_alpha): return None
-    field = 'mixup_alpha' if cfg.mixup_alpha else 'cutmix_alpha'
-    if info.task != 'classification':
-        raise ValueError(f"RunConfig.{field}={getattr(cfg, field)} is invalid for a {info.task} task: expected 0 (mixing applies to classification)")
-    if cfg.cutmix_alpha and len(info.input_shape) < 2:
-        raise ValueError(f"RunConfig.cutmix_alpha={cfg.cutmix_alpha} is invalid for inputs of shape {tuple(info.input_shape)}: "
-                         f"cutmix needs images (C, H, W) or signals (C, L)")
-    return MixUpCutMix(info.n_classes, cfg.mixup_alpha, cfg.cutmix_alpha, seed=cfg.seed + 7919)
-
-# %% ../nbs/03_engines.ipynb #73ee8dce
-_E4M3_MAX = 448.0
-
-def fp8_roundtrip(t:torch.Tensor, # the tensor to round
-                 )->torch.Tensor:
-    "Scaled cast of `t` to float8_e4m3fn and back; the gradient passes straight through."
-    scale = _E4M3_MAX / t.detach().abs().max().clamp(min=1e-12).float()
-    q = ((t.detach().float() * scale).to(torch.float8_e4m3fn).float() / scale).to(t.dtype)
-    return t + (q - t).detach()
-
-def _fp8_linear_forward(self, x): return F.linear(fp8_roundtrip(x), fp8_roundtrip(self.weight), self.bias)
-
-def fp8_eligible(module:nn.Module, # a layer of the model
-                 name:str='', # its name in `named_modules()` (unused; for filters)
-                )->bool:
-    "Whether FP8 training applies to `module`: a linear layer whose dimensions are multiples of 16."
-    return isinstance(module, nn.Linear) and module.in_features % 16 == 0 and module.out_features % 16 == 0
-
-def emulate_fp8(model:nn.Module, # the model, changed in place
-               )->int:
-    "Make every FP8-eligible linear layer of `model` compute with FP8-rounded inputs and weights; returns how many."
-    linears = [m for n, m in model.named_modules() if fp8_eligible(m, n)]
-    for m in linears: m.forward = types.MethodType(_fp8_linear_forward, m)
-    return len(linears)
-
-# %% ../nbs/03_engines.ipynb #65448b62
-class Precision:
-    "Autocast, gradient scaling and FP8 for a training precision."
-    def __init__(self, name:str, # fp32, fp16, bf16 or fp8
-                 device:torch.device, # the device the run trains on
-                 model:nn.Module, # the model (fp8 changes its linear layers)
-                ):
-        self.name, self.device, self.impl = name, device, name
-        self.dtype = {'fp16': torch.float16, 'bf16': torch.bfloat16}.get(name)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=(name == 'fp16'))
-        if name == 'fp8': self.impl = self._setup_fp8(model)
-
-    def _setup_fp8(self, model):
-        if self.device.type == 'cuda' and torch.cuda.get_device_capability(self.device) >= (8, 9):
-            try:
-                from torchao.float8 import convert_to_float8_training
-                convert_to_float8_training(model, module_filter_fn=fp8_eligible)
-                return 'fp8-torchao'
-            except ImportError: pass
-        emulate_fp8(model)
-        return 'fp8-emulated'
-
-    def autocast(self):
-        "The autocast context of the forward pass (a no-op for fp32 and fp8)."
-        if self.dtype is None: return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
+__all__ = ['ENGINES', 'make_optimizer', 'lr_factor', 'Callback', 'Diverged', 'Trainer', 'proximal_term', 'inexact_stop',
+           'scheduled_lr', 'evaluate', 'EntireEngine', 'block_order', 'damp', 'block_optimizer', 'visit_block',
+           'SequentialEngine', 'TargetStopper', 'PatienceStopper', 'default_callbacks', 'rng_state', 'set_rng_state',
+           'save_checkpoint', 'load_checkpoint', 'RunWriter', 'train']
 
 # %% ../nbs/03_engines.ipynb #034e917b
 def make_optimizer(cfg:RunConfig, # the run (optimizer, step_size, momentum, weight_decay)
@@ -218,11 +79,7 @@ class Trainer:
         set_seed(cfg.seed, cfg.deterministic)
         self.data = data if data is not None else make_data(cfg, self.device)
         self.task = self.data.info.task
-        if model is None:
-            model = build_model(cfg.model, self.data.info.input_shape, self.data.info.n_classes, config=cfg.config,
-                                activation=cfg.activation, dropout=cfg.dropout, beta=cfg.beta,
-                                stochastic_depth=cfg.stochastic_depth)  # 0 for every model that takes none
-        if cfg.n_block_groups: model = group_blocks(model, cfg.n_block_groups)
+        model = run_model(cfg, self.data.info, model)  # built from `cfg.model` unless given; grouped if asked
         self.model, self.loss_fn = model.to(self.device), loss_for(self.task)
         self.train_loss_fn = train_loss_for(self.task, cfg.label_smoothing)  # evaluation keeps `loss_fn`
         self.mixer = batch_mixer(cfg, self.data.info)  # mixup/cutmix of training batches, or None
@@ -696,14 +553,15 @@ class RunWriter(Callback):
 def train(cfg:RunConfig, # the run
           force:bool=False, # retrain a finished run (the old one is moved to `runs_dir/.trash/`)
           callbacks=(), # extra callbacks (e.g. measurement units)
-          verbose:bool=True, # print the report lines (a finished run is always reported in one line)
+          verbose:bool=True, # print the report lines, and the one line that reports a finished run
           runs_dir=None, # default: `cfg.runs_dir`
          ) -> RunDir:
     "Train `cfg` in its run directory, resuming from a checkpoint; returns the `RunDir`."
     rd = RunDir.of(cfg, runs_dir)
     if int(os.environ.get('RANK', 0)) != 0: return _serve_rank(cfg, rd, force)
     if rd.is_finished and not force:
-        print(f"run {cfg.run_id} is already {rd.state}: {rd.path} (use --force to retrain)"); return rd
+        if verbose: print(f"run {cfg.run_id} is already {rd.state}: {rd.path} (use --force to retrain)")
+        return rd
     if force and rd.path.exists(): print(f"moved the previous run to {rd.discard()}")
     rd.start(cfg)
     try:

@@ -41,7 +41,8 @@ def block_parameters(model:nn.Module, # a model with `blocks`
     "The trainable parameters of `blocks`, in block order, each once."
     return [p for ps in _block_params(model, _block_indices(model, blocks)).values() for p in ps]
 
-def flatten(tensors) -> torch.Tensor:
+def flatten(tensors, # a list of tensors (e.g. parameters or their gradients)
+           ) -> torch.Tensor:
     "One flat tensor from a list of tensors."
     return torch.cat([t.reshape(-1) for t in tensors])
 
@@ -368,7 +369,7 @@ class _EigenpairsBase(typing.NamedTuple):
     eigenvectors: torch.Tensor
 
 class Eigenpairs(_EigenpairsBase):
-    "Top eigenvalues (best first) and unit eigenvectors (rows); also `n_products`, `iterations`, `converged`."
+    "The `eigenvalues` (best first) and unit `eigenvectors` (rows); also `n_products` (Hessian-vector products spent), `iterations` and whether it `converged`."
     def __new__(cls, eigenvalues, eigenvectors, n_products=0, iterations=0, converged=False):
         self = super().__new__(cls, np.asarray(eigenvalues, dtype=float), eigenvectors)
         self.n_products, self.iterations, self.converged = n_products, iterations, converged
@@ -491,7 +492,7 @@ class _TraceEstimateBase(typing.NamedTuple):
     stderr: float
 
 class TraceEstimate(_TraceEstimateBase):
-    "A trace estimate and its standard error (unpacks as `estimate, stderr`); also `n_products`, `method`."
+    "A trace `estimate` and its standard error `stderr` (unpacks as `estimate, stderr`); also `n_products` (Hessian-vector products spent) and the `method` used."
     def __new__(cls, estimate, stderr, n_products=0, method=''):
         self = super().__new__(cls, float(estimate), float(stderr))
         self.n_products, self.method = n_products, method
@@ -569,7 +570,7 @@ def trace(model:nn.Module, # a model with `blocks` (or a `HessianOperator`)
 
 # %% ../nbs/04a_hessian.ipynb #2047bc4b
 class SpectralDensity(typing.NamedTuple):
-    "A spectral density on a grid (integrates to 1), with the quadrature nodes and weights of each run."
+    "A spectral `density` on a `grid` (integrates to 1), with the quadrature `nodes` and `weights` of each run and the Gaussian broadening `sigma`."
     grid: np.ndarray
     density: np.ndarray
     nodes: np.ndarray # Ritz values, shape (n_runs, n_iter)

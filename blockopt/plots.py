@@ -85,7 +85,8 @@ LABELS = {'round': 'round', 'step': 'optimiser steps', 'samples': 'samples seen'
           'corruption_p': 'corrupted pixel fraction p', 'prox_lambda': 'λ (proximal weight)',
           'depth': 'depth (hidden layers)', 'width': 'width (neurons per layer)'}
 
-def label_of(column:str) -> str:
+def label_of(column:str, # a column name of a runs or metrics frame
+            ) -> str:
     "The axis label of a column (the column name itself when it has none)."
     return LABELS.get(column, str(column))
 
@@ -244,7 +245,8 @@ def corruption_plot(df:pd.DataFrame, # one row per run, or per report (the last 
     return ax.figure
 
 # %% ../nbs/08_plots.ipynb #8f417dcc
-def depth_width(config) -> tuple:
+def depth_width(config, # an MLP config: 'D*W', ['D*W'] or a list of layer widths
+               ) -> tuple:
     "`(depth, width)` of an MLP config: 'D*W', ['D*W'], or a list of layer widths (depth, widest layer)."
     c = config[0] if isinstance(config, (list, tuple)) and len(config) == 1 and isinstance(config[0], str) else config
     if isinstance(c, str):
@@ -339,7 +341,7 @@ def interaction_matrix(measurements:pd.DataFrame, # tidy rows of the `hessian_bl
                        round:int=None, # the round (default: the last measured)
                       ) -> np.ndarray:
     "The block coupling matrix of one round from `hessian_blocks` measurement rows."
-    m = measurements[measurements['unit'] == 'hessian_blocks']
+    m = measurements[(measurements['unit'] == 'hessian_blocks') & measurements['quantity'].astype(str).str.startswith('coupling_')]  # not its `measure_s` timing rows
     if m.empty: raise ValueError("measurements is invalid: it holds no rows of the 'hessian_blocks' unit")
     r = int(m['round'].max()) if round is None else round
     m = m[m['round'] == r]

@@ -23,7 +23,9 @@ Checks, for every symbol that is a function, method or class:
 1. it gets a visible `show_doc` on the page (nbdev's automatic one or an explicit cell);
 2. it has its own docstring (read from the source, so a dataclass's generated `__doc__` does not count);
 3. every parameter has a docments comment or a numpy-style docstring entry, as
-   `fastcore.docments.docments` reads them (for a class: its `__init__`, or its fields for a dataclass);
+   `fastcore.docments.docments` reads them (for a class: its `__init__`, or its fields for a dataclass; for a
+   tuple subclass, a NamedTuple or a class built in `__new__`, which docments cannot read, each field named in
+   backticks in the class docstring);
    a dataclass field that also carries a `help` in its metadata (`RunConfig`'s, which `--help` prints) must
    have that same text as its comment, so the two cannot drift apart.
 
@@ -103,7 +105,13 @@ def _param_gaps(obj):
     try: dm = docments(obj)
     except Exception as e: return [f'<docments failed: {type(e).__name__}: {e}>']
     skip = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    return [n for n, p in sig.parameters.items() if n not in ('self', 'cls') and p.kind not in skip and not dm.get(n)]
+    names = [n for n, p in sig.parameters.items() if n not in ('self', 'cls') and p.kind not in skip]
+    if inspect.isclass(obj) and issubclass(obj, tuple):
+        # a tuple's fields come through `__new__` (or NamedTuple's generated one), which docments cannot read:
+        # each field must be named in backticks in the class docstring instead
+        doc = inspect.getdoc(obj) or ''
+        return [n for n in names if f'`{n}`' not in doc]
+    return [n for n in names if not dm.get(n)]
 
 def audit_notebook(path, lib='blockopt'):
     "(symbols, gaps) of one notebook: symbols are qualified names, gaps are `(name, problem)` pairs."

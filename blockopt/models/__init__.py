@@ -5,11 +5,12 @@
 # %% auto #0
 __all__ = ['MODELS', 'build_model', 'tiny_model', 'register_model', 'BlockModel', 'fold_blocks', 'check_block_contract',
            'example_input', 'block_params', 'block_bytes', 'block_name', 'block_table', 'group_blocks',
-           'activation_layer']
+           'activation_layer', 'run_model', 'config_error', 'shape_error', 'config_ints', 'config_depth_width']
 
 # %% ../../nbs/02_models_zoo.ipynb #e3877285
 from .blocks import *
 from . import mlp, convnets, resnet, transformers, ensemble
 
 _all_ = ['MODELS', 'build_model', 'tiny_model', 'register_model', 'BlockModel', 'fold_blocks', 'check_block_contract',
-         'example_input', 'block_params', 'block_bytes', 'block_name', 'block_table', 'group_blocks', 'activation_layer']
+         'example_input', 'block_params', 'block_bytes', 'block_name', 'block_table', 'group_blocks', 'activation_layer',
+         'run_model', 'config_error', 'shape_error', 'config_ints', 'config_depth_width']

@@ -8,12 +8,12 @@ import inspect, itertools, json, numbers
 import pandas as pd
 import torch
 from torch import nn
-from ..core import ACTIVATIONS, Registry, did_you_mean
+from ..core import ACTIVATIONS, Registry, RunConfig, did_you_mean
 
 # %% auto #0
 __all__ = ['MODELS', 'fold_blocks', 'BlockModel', 'example_input', 'check_block_contract', 'block_params', 'block_bytes',
-           'block_name', 'block_table', 'group_blocks', 'activation_layer', 'register_model', 'build_model',
-           'tiny_model']
+           'block_name', 'block_table', 'group_blocks', 'activation_layer', 'config_error', 'shape_error',
+           'config_ints', 'config_depth_width', 'register_model', 'build_model', 'tiny_model', 'run_model']
 
 # %% ../../nbs/02_models.ipynb #611c7a58
 def fold_blocks(blocks, # a model with `.blocks`, or a sequence of blocks
@@ -44,14 +44,29 @@ class BlockModel(nn.Module):
         return x
 
 # %% ../../nbs/02_models.ipynb #c753c08b
+_IO_ATTRS = dict(input_shape='the shape of one input without the batch dimension, e.g. (1, 40)',
+                 input_dtype='the dtype of the inputs, torch.float32 or torch.long for token ids',
+                 n_classes='the number of outputs (for token inputs also the range of the ids)')
+
+def _missing(model, name:str) -> str:
+    "The one-line message for a model without the contract's attribute `name`."
+    return (f"{type(model).__name__} has no {name}: the block contract asks for model.{name}, {_IO_ATTRS[name]}, "
+            f"to build example inputs and grouped models (BlockModel sets it)")
+
+def _io_attr(model, name:str):
+    "`model.<name>` for one of `input_shape`, `input_dtype`, `n_classes`; an AttributeError naming it if missing."
+    if not hasattr(model, name): raise AttributeError(_missing(model, name))
+    return getattr(model, name)
+
 def example_input(model:BlockModel, # a model with `input_shape`, `input_dtype` and `n_classes`
                   batch_size:int=2, # number of examples
                   seed:int=0, # seed of the private generator
                  ) -> torch.Tensor:
     "A random batch of inputs of the shape and dtype that `model` takes, on its device."
-    g, shape = torch.Generator().manual_seed(seed), (batch_size, *model.input_shape)
-    if model.input_dtype.is_floating_point: x = torch.randn(shape, generator=g).to(model.input_dtype)
-    else: x = torch.randint(0, model.n_classes, shape, generator=g, dtype=model.input_dtype)
+    shape, dtype = (batch_size, *_io_attr(model, 'input_shape')), _io_attr(model, 'input_dtype')
+    g = torch.Generator().manual_seed(seed)
+    if dtype.is_floating_point: x = torch.randn(shape, generator=g).to(dtype)
+    else: x = torch.randint(0, _io_attr(model, 'n_classes'), shape, generator=g, dtype=dtype)
     return x.to(next(model.parameters()).device)
 
 # %% ../../nbs/02_models.ipynb #da252e87
@@ -77,9 +92,10 @@ def _owners(blocks, get) -> dict:
 def check_block_contract(model:nn.Module, # the model to check
                          x=None, # an input batch (default: `example_input(model)`)
                         ):
-    "Assert that `model.blocks` fold to `model(x)` and that their parameters are disjoint, non-empty and cover the model's."
+    "Assert the block contract: `model.blocks` fold to `model(x)`, their parameters are disjoint, non-empty and cover the model's, and `input_shape`, `input_dtype`, `n_classes` are set."
     blocks = getattr(model, 'blocks', None)
     _require(isinstance(blocks, nn.ModuleList) and len(blocks), f"{type(model).__name__}.blocks must be a non-empty nn.ModuleList")
+    for name in _IO_ATTRS: _require(hasattr(model, name), _missing(model, name))
     empty = [i for i, b in enumerate(blocks) if not any(True for _ in b.parameters())]
     _require(not empty, f"blocks {empty} have no parameters")
     params, buffers = _owners(blocks, nn.Module.parameters), _owners(blocks, nn.Module.buffers)
@@ -146,7 +162,7 @@ def group_blocks(model:nn.Module, # a model with `.blocks`
     size, extra = divmod(len(blocks), int(n_groups))
     bounds = list(itertools.accumulate([size + (g < extra) for g in range(int(n_groups))], initial=0))
     grouped = BlockModel([nn.Sequential(*blocks[a:b]) for a, b in zip(bounds, bounds[1:])],
-                         model.input_shape, model.n_classes, getattr(model, 'input_dtype', torch.float32))
+                         *(_io_attr(model, a) for a in ('input_shape', 'n_classes', 'input_dtype')))
     grouped.name = getattr(model, 'name', type(model).__name__)
     return grouped.train(model.training)
 
@@ -163,32 +179,50 @@ def activation_layer(name:str='relu', # one of `blockopt.core.ACTIVATIONS`
     return _ACTIVATION_LAYERS[name]()
 
 # %% ../../nbs/02_models.ipynb #6e940ac3
-def _config_error(model:str, config, expected:str) -> ValueError:
-    "The one-line error of a malformed `config` of `model`."
+def config_error(model:str, # the model's registered name
+                 config, # the config it was given
+                 expected:str, # what is allowed, e.g. 'a list [channels], e.g. [25]'
+                ) -> ValueError:
+    "The one-line error of a malformed `config` of `model` (to `raise`)."
     try: text = json.dumps(config)
     except (TypeError, ValueError): text = repr(config)
     return ValueError(f"model {model!r}: config={text} is invalid: expected {expected}")
 
-def _shape_error(model:str, input_shape, expected:str) -> ValueError:
-    "The one-line error of an input shape that `model` cannot take."
+def shape_error(model:str, # the model's registered name
+                input_shape, # the shape of one input it was given
+                expected:str, # what it can take, e.g. 'an image (C, H, W), e.g. (3, 32, 32)'
+               ) -> ValueError:
+    "The one-line error of an input shape that `model` cannot take (to `raise`)."
     return ValueError(f"model {model!r} cannot take input_shape={tuple(input_shape)}: expected {expected}")
 
 def _is_count(v) -> bool: return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
 
-def _int_list(model:str, config, default:list, expected:str, length:int=None) -> list[int]:
+def config_ints(model:str, # the model's registered name
+                config, # the config it was given, or None
+                default:list, # the config used when `config` is None
+                expected:str, # what is allowed, for the error
+                length:int=None, # the required number of entries (default: any number, at least one)
+               ) -> list[int]:
     "`config` as a non-empty list of positive integers (of `length` if given), `default` if None."
     if config is None: return list(default)
     if not (isinstance(config, (list, tuple)) and config and all(_is_count(c) for c in config)
-            and (length is None or len(config) == length)): raise _config_error(model, config, expected)
+            and (length is None or len(config) == length)): raise config_error(model, config, expected)
     return [int(c) for c in config]
 
-def _depth_width(model:str, config, default:str, expected:str) -> tuple[int, int]:
+def config_depth_width(model:str, # the model's registered name
+                       config, # the config it was given, or None
+                       default:str, # the `'L*W'` used when `config` is None
+                       expected:str, # what is allowed, for the error
+                      ) -> tuple[int, int]:
     "An `'L*W'` config (a string, alone or in a one-element list) as `(L, W)`, from `default` if None."
     text = default if config is None else config[0] if isinstance(config, (list, tuple)) and len(config) == 1 else config
     try: depth, width = (int(v) for v in text.split('*'))
-    except (AttributeError, ValueError): raise _config_error(model, config, expected) from None
-    if depth < 1 or width < 1: raise _config_error(model, config, expected)
+    except (AttributeError, ValueError): raise config_error(model, config, expected) from None
+    if depth < 1 or width < 1: raise config_error(model, config, expected)
     return depth, width
+
+# the names the architecture notebooks import
+_config_error, _shape_error, _int_list, _depth_width = config_error, shape_error, config_ints, config_depth_width
 
 # %% ../../nbs/02_models.ipynb #1b013a0a
 MODELS = Registry('model')
@@ -247,3 +281,14 @@ def tiny_model(name:str, # a name in `MODELS`
     try: tiny = MODELS[name].tiny
     except KeyError as e: raise ValueError(e.args[0]) from None
     return build_model(name, **{**tiny, **overrides})
+
+# %% ../../nbs/02_models.ipynb #395d0312
+def run_model(cfg:RunConfig, # the run (model, config, activation, dropout, beta, stochastic_depth, n_block_groups)
+              info, # the dataset's `input_shape` and `n_classes`, e.g. a `blockopt.data.DatasetInfo`
+              model:nn.Module=None, # a model to use instead of building `cfg.model` (it is still grouped)
+             ) -> BlockModel:
+    "The model a run of `cfg` trains: `cfg.model` built for the dataset `info` (or `model`), grouped into `cfg.n_block_groups` blocks if set."
+    if model is None:
+        model = build_model(cfg.model, info.input_shape, info.n_classes, config=cfg.config, activation=cfg.activation,
+                            dropout=cfg.dropout, beta=cfg.beta, stochastic_depth=cfg.stochastic_depth)  # 0 unless taken
+    return group_blocks(model, cfg.n_block_groups) if cfg.n_block_groups else model
