@@ -537,9 +537,16 @@ class _DataParallelHooks(Callback):
         t.stop_reason = obj[0]
 
 _ddp_groups = []  # process groups this module created, destroyed at exit
+_EXIT_BARRIER_S = 60  # seconds a process waits at exit for the others before it leaves the group anyway
+
 @atexit.register
 def _destroy_groups():
-    if _ddp_groups and dist.is_initialized(): dist.destroy_process_group()
+    "Leave the group together: a gloo process that tears its group down while a peer still runs can abort (SIGABRT)."
+    if not (_ddp_groups and dist.is_initialized()): return
+    try:
+        if dist.get_backend() == 'gloo': dist.monitored_barrier(timeout=timedelta(seconds=_EXIT_BARRIER_S))
+    except Exception: pass  # a peer failed or left: nothing to wait for
+    dist.destroy_process_group()
     _ddp_groups.clear()
 
 class DataParallelEngine(EntireEngine):

@@ -2,26 +2,49 @@
 
     python tools/execute_nbs.py nbs/08_plots.ipynb [nbs/index.ipynb ...]
 
-Each notebook runs top to bottom in a fresh python3 kernel (nbclient), in its own folder, as nbdev_test runs it;
-a failing cell stops it and the file is left as it was. No widget state is stored (it is large and the static
-site cannot use it); PNG figures and text outputs are kept. nbdev_clean then strips what changes from run to
-run (execution counts, cell ids, metadata), so a second run changes a file only where an output changed.
+Each notebook runs top to bottom in-process with execnb, in its own folder, exactly as `nbdev_test` runs it: the
+cells `nbdev_test` skips (the `tst_flags` of settings.ini, `slow`, `cuda` and `notest`; `#| eval: false`; the
+`nbdev_export()` cell) are skipped here too and keep no output, so a notebook never saves the output of a check
+that CI does not run. Outputs are cleared first (execnb only replaces a cell's outputs when it shows something);
+PNG figures and text are kept, widget state is not. A failing cell stops the notebook and leaves the file as it
+was. nbdev_clean then strips what changes from run to run (execution counts, metadata), so a second run changes
+a file only where an output changed.
 """
-import subprocess, sys, time
+import os, subprocess, sys, time
+from configparser import ConfigParser
 from pathlib import Path
-import nbformat
-from nbclient import NotebookClient
+from execnb.nbio import read_nb, write_nb
+from execnb.shell import CaptureShell
 
-def execute(path:Path, timeout:int=600):
-    nb = nbformat.read(path, as_version=4)
-    t0 = time.time()
-    NotebookClient(nb, timeout=timeout, kernel_name='python3', store_widget_state=False,
-                   resources={'metadata': {'path': str(path.parent)}}).execute()
-    nbformat.write(nb, path)
+ROOT = Path(__file__).resolve().parents[1]
+
+def skip_flags() -> set:
+    "The cell directives nbdev_test skips, from settings.ini."
+    c = ConfigParser(); c.read(ROOT/'settings.ini')
+    return set(c['DEFAULT'].get('tst_flags', '').split())
+
+def _skipped(cell, flags:set) -> bool:
+    "Whether nbdev_test would skip `cell` (nbdev.test's own rule)."
+    if cell.cell_type != 'code' or 'nbdev_export' + '(' in cell.source: return True
+    d = getattr(cell, 'directives_', {}) or {}
+    return d.get('eval:', [''])[0].lower() == 'false' or bool(flags & d.keys())
+
+def execute(path:Path, flags:set=None):
+    path, flags = Path(path).absolute(), skip_flags() if flags is None else flags
+    nb, t0, cwd = read_nb(path), time.time(), os.getcwd()
+    for c in nb.cells:
+        if c.cell_type == 'code': c.outputs, c.execution_count = [], None
+    try:
+        os.chdir(path.parent)
+        CaptureShell(path, mpl_format='png').run_all(nb, exc_stop=True, preproc=lambda c: _skipped(c, flags))
+    finally: os.chdir(cwd)
+    write_nb(nb, path)
     subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(path)], check=True)
-    outs = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', [])]
-    print(f"{path}: {time.time() - t0:.0f}s, {len(outs)} outputs, {path.stat().st_size / 1e3:.0f} kB")
+    outs = sum(len(c.get('outputs', [])) for c in nb.cells if c.cell_type == 'code')
+    print(f"{path.relative_to(ROOT)}: {time.time() - t0:.0f}s, {outs} outputs, {path.stat().st_size / 1e3:.0f} kB")
 
 if __name__ == '__main__':
     if len(sys.argv) < 2: sys.exit(__doc__)
-    for p in sys.argv[1:]: execute(Path(p))
+    if len(sys.argv) == 2: execute(Path(sys.argv[1]))
+    else:  # one process per notebook, so no notebook sees another's state (registered models, threads, imports)
+        for p in sys.argv[1:]: subprocess.run([sys.executable, __file__, p], check=True)
