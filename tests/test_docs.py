@@ -121,3 +121,15 @@ def test_search(browser, server):
         assert any('hessian.html' in u for u in urls), urls
         assert not problems, '\n'.join(problems)
     finally: page.close()
+
+def test_every_page_loads_clean(browser, server, site):
+    "Every page of the site (not only the four above) loads without console or page errors or off-site requests."
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob('*.html')
+                   if not {'assets', 'search'} & set(p.relative_to(site).parts) and p.name != '404.html')
+    assert len(pages) > 30, pages
+    bad = {}
+    for path in pages:
+        page, problems = _open(browser, server, path)
+        page.close()
+        if problems: bad[path] = problems[:3]
+    assert not bad, bad
