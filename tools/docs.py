@@ -41,7 +41,8 @@ def proc():
     stale = max(cfg.config_file.stat().st_mtime, Path(nbdev.serve.__file__).stat().st_mtime)
     if PROC.exists() and PROC.stat().st_mtime < stale: shutil.rmtree(PROC)  # as proc_nbs: settings changed
     PROC.mkdir(exist_ok=True)
-    tasks = [t for f in files if (t := nbdev.serve._proc_file(f, PROC, NBS, mtime=PROC.stat().st_mtime))]
+    since = PROC.stat().st_mtime  # read once: _proc_file's copies move _proc's mtime on (as nbdev.serve.proc_nbs does)
+    tasks = [t for f in files if (t := nbdev.serve._proc_file(f, PROC, NBS, mtime=since))]
     failed = []
     for src, dst, filt in tasks:
         t0 = time.time()
@@ -52,9 +53,10 @@ def proc():
                 cause, hint = e.__cause__ or e, ''
                 if any('imports and other code' in str(w.message) for w in ws):
                     hint = " (exec_show_docs runs every cell with an import: give the imports a cell of their own)"
-                msg = str(e).splitlines() + ['']
+                msg = str(e).splitlines() + ['', '']
                 failed.append(f"{src.relative_to(ROOT)}: {msg[0].rstrip(' :')} (`{msg[1][:60]}`...): "
                               f"{type(cause).__name__}: {cause}{hint}")
+                Path(dst).unlink(missing_ok=True)  # no stale page: the next build processes it again
         print(f"  proc {src.relative_to(NBS)} ({time.time() - t0:.1f}s)", flush=True)
     PROC.touch()
     if failed: sys.exit("nbdev's processors failed on:\n  " + "\n  ".join(failed))
